@@ -1,0 +1,3 @@
+"""CLI commands: export (filled in by its issue)."""
+
+from __future__ import annotations
