@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOME_ENV_VAR = "TIPSTATS_HOME"
-RUNTIME_FOLDERS = ("inbox", "raw", "warehouse", "exports", "reports")
+RUNTIME_FOLDERS = ("inbox", "processed", "raw", "warehouse", "exports", "reports")
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,11 @@ class Home:
     @property
     def inbox(self) -> Path:
         return self.root / "inbox"
+
+    @property
+    def processed(self) -> Path:
+        """Where the inbox moves files once they are submitted (accepted/ or rejected/)."""
+        return self.root / "processed"
 
     @property
     def raw(self) -> Path:
