@@ -1,0 +1,367 @@
+"""Harmonization (pure): a parsed frame in the template layout -> canonical observations.
+
+Labels become codes, country names ISO3, text counts integers with a status. What cannot be
+mapped is never guessed: a breakdown becomes UNKNOWN, a row that cannot be placed at all is not
+loaded, and either way a warning quotes the original text so a reviewer sees it.
+
+The parsing helpers here (``classify_counts``, ``parse_years``, ``code_frame``) are shared with
+``tipstats.validation`` so that both stages read a cell the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from tipstats import columns as C
+from tipstats.codelists import CodeLists
+from tipstats.report_frame import WARNING, concat_reports, problems
+
+# --- text -> integer counts ---------------------------------------------------------------------
+# Kinds of value cell; only COUNT, CENSORED and MISSING are loadable.
+COUNT: Final = "count"
+CENSORED: Final = "censored"
+MISSING: Final = "missing"
+NEGATIVE: Final = "negative"
+DECIMAL: Final = "decimal"
+NOT_A_NUMBER: Final = "not_a_number"
+THOUSANDS_AMBIGUOUS: Final = "thousands_ambiguous"
+TOO_LARGE: Final = "too_large"
+LOADABLE_KINDS: Final = frozenset({COUNT, CENSORED, MISSING})
+
+# A count above this is taken to be a typing error rather than a number of persons.
+MAX_COUNT: Final = 1_000_000_000
+CENSORED_UPPER: Final = 4  # `<5` means the true value lies in 0..4
+FIRST_YEAR: Final = 2000  # the first reference year the programme collects
+
+_PLAIN = re.compile(r"\d+")
+_EXCEL_FLOAT = re.compile(r"(\d+)\.0")  # what spreadsheets write for a whole number
+_COMMA_THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+")
+_SPACE_THOUSANDS = re.compile(r"\d{1,3}(?:[ \u00a0\u202f\u2009]\d{3})+")
+_DOT_THOUSANDS_MANY = re.compile(r"\d{1,3}(?:\.\d{3}){2,}")
+_DOT_THOUSANDS_ONE = re.compile(r"\d{1,3}\.\d{3}")
+_CENSORED = re.compile(r"<\s*5")
+_NEGATIVE = re.compile(r"[-\u2212]\s*\d[\d.,\s]*")
+_DECIMAL = re.compile(r"\d*[.,]\d+")
+_YEAR = re.compile(r"(\d{4})(?:\.0)?")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def _classify_one(text: str, dots_are_thousands: bool) -> tuple[str, int | None]:
+    if text == "":
+        return MISSING, None
+    if _CENSORED.fullmatch(text):
+        return CENSORED, None
+    whole: str | None = None
+    if _PLAIN.fullmatch(text):
+        whole = text
+    elif match := _EXCEL_FLOAT.fullmatch(text):
+        whole = match.group(1)
+    elif (
+        _COMMA_THOUSANDS.fullmatch(text)
+        or _SPACE_THOUSANDS.fullmatch(text)
+        or _DOT_THOUSANDS_MANY.fullmatch(text)
+        or (dots_are_thousands and _DOT_THOUSANDS_ONE.fullmatch(text))
+    ):
+        whole = _digits(text)
+    elif _DOT_THOUSANDS_ONE.fullmatch(text):
+        return THOUSANDS_AMBIGUOUS, None
+    elif _NEGATIVE.fullmatch(text):
+        return NEGATIVE, None
+    elif _DECIMAL.fullmatch(text):
+        return DECIMAL, None
+    else:
+        return NOT_A_NUMBER, None
+    number = int(whole)
+    if number > MAX_COUNT:
+        return TOO_LARGE, None
+    return COUNT, number
+
+
+def classify_counts(text: pd.Series) -> pd.DataFrame:
+    """Each value cell as (kind, value); vectorised over the distinct texts of the column.
+
+    ``1.282`` is read as 1282 only when the same file writes other numbers with dots as
+    thousands separators (``1.282.000``); alone it could be a decimal, so it is reported.
+    """
+    cleaned = clean_text(text)
+    distinct = pd.unique(cleaned)
+    dots_are_thousands = any(_DOT_THOUSANDS_MANY.fullmatch(value) for value in distinct)
+    parsed = {value: _classify_one(value, dots_are_thousands) for value in distinct}
+    kinds = cleaned.map({k: v[0] for k, v in parsed.items()})
+    values = cleaned.map({k: v[1] for k, v in parsed.items()})
+    return pd.DataFrame(
+        {"kind": kinds.astype("string"), "value": values.astype("Int64")}, index=text.index
+    )
+
+
+def parse_years(text: pd.Series) -> pd.Series:
+    """The year as an integer, null when the cell is not a 4-digit year."""
+    cleaned = clean_text(text)
+    distinct = pd.unique(cleaned)
+    mapping = {}
+    for value in distinct:
+        match = _YEAR.fullmatch(value)
+        mapping[value] = int(match.group(1)) if match else None
+    return cleaned.map(mapping).astype("Int64")
+
+
+def clean_text(text: pd.Series) -> pd.Series:
+    """Cells as stripped strings, empty string for a missing cell."""
+    return text.astype("string").fillna("").str.strip().astype(object)
+
+
+# --- labels -> codes ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CodedFrame:
+    """A template frame read cell by cell: the text, and what each cell means (null = unknown)."""
+
+    text: pd.DataFrame  # the template columns, cleaned text, plus source_row
+    codes: pd.DataFrame  # country (ISO3), year, coded dimensions, value, value_kind
+
+
+def template_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The template columns as cleaned text (absent optional columns become empty)."""
+    out = {}
+    for column in C.TEMPLATE_COLUMNS:
+        if column in frame.columns:
+            out[column] = clean_text(frame[column])
+        else:
+            out[column] = pd.Series("", index=frame.index, dtype=object)
+    text = pd.DataFrame(out, index=frame.index)
+    if C.SOURCE_ROW in frame.columns:
+        text[C.SOURCE_ROW] = pd.to_numeric(frame[C.SOURCE_ROW], errors="coerce").astype("Int64")
+    else:
+        text[C.SOURCE_ROW] = pd.array(np.arange(2, len(frame) + 2), dtype="Int64")
+    return text
+
+
+def code_frame(frame: pd.DataFrame, codelists: CodeLists) -> CodedFrame:
+    """Look up every cell once per distinct text (fast on 100,000-row files)."""
+    text = template_text(frame)
+    codes = pd.DataFrame(index=text.index)
+    codes[C.COUNTRY] = _lookup(text[C.COUNTRY], codelists.country_iso3)
+    codes[C.YEAR] = parse_years(text[C.YEAR])
+    for dimension in C.CODED_DIMENSIONS:
+        codes[dimension] = _lookup(
+            text[dimension], lambda value, d=dimension: codelists.lookup(d, value)
+        )
+    counts = classify_counts(text[C.VALUE])
+    codes[C.VALUE] = counts["value"]
+    codes["value_kind"] = counts["kind"]
+    return CodedFrame(text=text, codes=codes)
+
+
+def _lookup(text: pd.Series, resolve) -> pd.Series:
+    distinct = [value for value in pd.unique(text) if value != ""]
+    mapping = {value: resolve(value) for value in distinct}
+    return text.map(mapping).astype("string")
+
+
+# --- the harmonized observation -----------------------------------------------------------------
+def harmonize(
+    frame: pd.DataFrame, layout: str, codelists: CodeLists
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical observations (``OBSERVATION_COLUMNS``) and a report of what was changed.
+
+    Unmapped breakdowns become UNKNOWN; rows without a country, year, indicator or a usable
+    count are not loaded; cells that share a key (sub-forms, or two unmapped citizenships) are
+    summed. Every one of these is a warning that quotes the original text.
+    """
+    coded = code_frame(frame, codelists)
+    return harmonize_coded(coded, layout, codelists)
+
+
+def harmonize_coded(
+    coded: CodedFrame, layout: str, codelists: CodeLists
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    text, codes = coded.text, coded.codes
+    reports: list[pd.DataFrame] = []
+    obs = pd.DataFrame(index=text.index)
+    obs[C.COUNTRY] = codes[C.COUNTRY]
+    obs[C.YEAR] = codes[C.YEAR]
+    obs[C.INDICATOR] = codes[C.INDICATOR]
+    for dimension in C.BREAKDOWN_DIMENSIONS:
+        column, report = _unknown_when_unmapped(text, codes, dimension, codelists)
+        obs[dimension] = column
+        reports.append(report)
+    obs[C.SOURCE], report = _source(text, codes)
+    reports.append(report)
+    obs[C.VALUE] = codes[C.VALUE]
+    obs[C.STATUS] = _status(text, codes)
+    obs[C.COMMENT] = text[C.COMMENT].replace("", pd.NA).astype("string")
+    obs[C.SOURCE_ROW] = text[C.SOURCE_ROW]
+
+    keep, report = _loadable(text, codes)
+    reports.append(report)
+    obs = obs[keep]
+    obs = _roll_up(obs, layout, codelists)
+    obs, report = _sum_duplicates(obs)
+    reports.append(report)
+    obs = obs.sort_values(C.SOURCE_ROW, kind="stable").reset_index(drop=True)
+    return _observation_dtypes(obs), concat_reports(reports)
+
+
+def _unknown_when_unmapped(
+    text: pd.DataFrame, codes: pd.DataFrame, dimension: str, codelists: CodeLists
+) -> tuple[pd.Series, pd.DataFrame]:
+    unmapped = codes[dimension].isna()
+    column = codes[dimension].fillna(C.UNKNOWN)
+    if not unmapped.any():
+        return column, None
+    originals = text.loc[unmapped, dimension]
+    messages = {}
+    for original in pd.unique(originals):
+        if original == "":
+            messages[original] = f"{dimension} is empty; recorded as {C.UNKNOWN}"
+        else:
+            hint = ", ".join(codelists.closest(dimension, original))
+            messages[original] = (
+                f"{dimension} `{original}` is not in the code lists; recorded as {C.UNKNOWN} "
+                f"(closest codes: {hint})"
+            )
+    report = problems(
+        f"harmonize.unmapped_{dimension}",
+        WARNING,
+        text.loc[unmapped, C.SOURCE_ROW],
+        dimension,
+        originals,
+        originals.map(messages),
+    )
+    return column, report
+
+
+def _source(text: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """The data source; a file that names none is recorded as OTHER (compiled sources)."""
+    other = "OTHER"  # the code list's catch-all source; see codes.csv
+    column = codes[C.SOURCE].fillna(other)
+    bad = codes[C.SOURCE].isna() & (text[C.SOURCE] != "")
+    if not bad.any():
+        return column, None
+    originals = text.loc[bad, C.SOURCE]
+    report = problems(
+        "harmonize.unmapped_source",
+        WARNING,
+        text.loc[bad, C.SOURCE_ROW],
+        C.SOURCE,
+        originals,
+        "source `" + originals.astype(str) + f"` is not in the code lists; recorded as {other}",
+    )
+    return column, report
+
+
+def _status(text: pd.DataFrame, codes: pd.DataFrame) -> pd.Series:
+    """Status from the file, else from the value: `<5` -> C, empty -> M, a count -> A."""
+    kind = codes["value_kind"]
+    given = codes[C.STATUS]
+    status = given.copy()
+    status = status.mask(kind == CENSORED, "C")
+    status = status.mask((kind == MISSING) & ~given.isin(["M", "C"]), "M")
+    return status.fillna("A").astype("string")
+
+
+def _loadable(text: pd.DataFrame, codes: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
+    """Rows that can be placed in the warehouse; the others are reported, never dropped silently."""
+    reasons = pd.Series("", index=text.index, dtype=object)
+    checks = (
+        (codes[C.COUNTRY].isna(), C.COUNTRY, "country `{}` is unknown"),
+        (codes[C.YEAR].isna(), C.YEAR, "year `{}` is not a year"),
+        (codes[C.INDICATOR].isna(), C.INDICATOR, "indicator `{}` is unknown"),
+        (~codes["value_kind"].isin(list(LOADABLE_KINDS)), C.VALUE, "value `{}` is not a count"),
+    )
+    for mask, column, template in checks:
+        if mask.any():
+            described = text.loc[mask, column].map(template.format)
+            reasons.loc[mask] = reasons.loc[mask] + "; " + described
+    bad = reasons != ""
+    if not bad.any():
+        return ~bad, None
+    report = problems(
+        "harmonize.row_not_loaded",
+        WARNING,
+        text.loc[bad, C.SOURCE_ROW],
+        None,
+        pd.Series(pd.NA, index=text.index[bad]),
+        "row not loaded: " + reasons[bad].str.removeprefix("; "),
+    )
+    return ~bad, report
+
+
+def _roll_up(obs: pd.DataFrame, layout: str, codelists: CodeLists) -> pd.DataFrame:
+    """Where the source's list of forms is coarser (rollups target = layout), use its codes."""
+    rollups = codelists.rollups[codelists.rollups["target"] == layout.upper()]
+    if rollups.empty:
+        return obs
+    mapping = dict(zip(rollups["code"], rollups["rolled_code"], strict=True))
+    out = obs.copy()
+    out[C.EXPLOITATION] = out[C.EXPLOITATION].map(lambda code: mapping.get(code, code))
+    return out
+
+
+def _sum_duplicates(obs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells sharing a key are parts of one cell (e.g. sub-forms of "other"): sum them.
+
+    A sum that includes a censored part (`<5`) is itself censored: value null, status C, and the
+    warning gives the bounds.
+    """
+    key = list(C.OBSERVATION_KEY)
+    duplicated = obs.duplicated(key, keep=False)
+    if not duplicated.any():
+        return obs, None
+    parts = obs[duplicated].copy()
+    parts["_censored"] = parts[C.STATUS] == "C"
+    parts["_known"] = parts[C.VALUE].fillna(0)
+    parts["_rows"] = parts[C.SOURCE_ROW].astype(str)
+    grouped = parts.groupby(key, sort=False, dropna=False)
+    summary = grouped.agg(
+        known=("_known", "sum"),
+        censored=("_censored", "sum"),
+        first_row=(C.SOURCE_ROW, "min"),
+        rows=("_rows", ", ".join),
+        status=(C.STATUS, "first"),
+        comment=(C.COMMENT, "first"),
+    ).reset_index()
+    summary[C.VALUE] = summary["known"].astype("Int64").mask(summary["censored"] > 0)
+    summary[C.STATUS] = summary["status"].mask(summary["censored"] > 0, "C")
+    summary[C.COMMENT] = summary["comment"]
+    summary[C.SOURCE_ROW] = summary["first_row"]
+    upper = summary["known"] + CENSORED_UPPER * summary["censored"]
+    bounds = np.where(
+        summary["censored"] > 0,
+        " (includes cells `<5`: the total lies between "
+        + summary["known"].astype(str)
+        + " and "
+        + upper.astype(str)
+        + ", recorded as censored)",
+        "",
+    )
+    messages = (
+        "rows "
+        + summary["rows"]
+        + " describe the same cell; they are summed as parts of one cell"
+        + bounds
+    )
+    report = problems(
+        "harmonize.duplicates_summed",
+        WARNING,
+        summary["first_row"],
+        None,
+        summary[C.VALUE].astype("string"),
+        messages,
+    )
+    merged = pd.concat([obs[~duplicated], summary[list(obs.columns)]], ignore_index=True)
+    return merged, report
+
+
+def _observation_dtypes(obs: pd.DataFrame) -> pd.DataFrame:
+    out = obs.reindex(columns=list(C.OBSERVATION_COLUMNS))
+    types = {column: "string" for column in C.OBSERVATION_COLUMNS}
+    types.update({C.YEAR: "Int64", C.VALUE: "Int64", C.SOURCE_ROW: "Int64"})
+    return out.astype(types)

@@ -1,0 +1,369 @@
+"""Validation: run the schemas lazily and turn every failure into a ValidationReport (pure).
+
+A report is a frame ``rule_id, severity, row, column, value, message`` (``row`` = the row the
+user sees in the file). Errors reject the file; warnings accept it with flags. Rule ids are
+stable; their meaning and what to do about each is in ``docs/validation.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import pandas as pd
+import pandera.pandas as pa
+
+from tipstats import columns as C
+from tipstats.codelists import CodeLists
+from tipstats.harmonize import FIRST_YEAR, CodedFrame, code_frame, harmonize_coded
+from tipstats.identities import check_identities, plausibility
+from tipstats.report_frame import (
+    ERROR,
+    REPORT_COLUMNS,
+    WARNING,
+    concat_reports,
+    empty_report,
+    normalize_report,
+    one_problem,
+    problems,
+)
+
+DATAUNODC = "dataunodc"
+
+# Messages for the rules checked by the pandera schemas (the check name is the rule id).
+# Placeholders: {value} (the cell as written), {column}.
+SCHEMA_RULES: dict[str, tuple[str, str]] = {
+    "structure.missing_column": (ERROR, "the required column `{value}` is missing"),
+    "structure.unknown_column": (WARNING, "column `{value}` is not part of the template; ignored"),
+    "cell.missing": (ERROR, "column {column} is empty; it must name a code or a label"),
+    "year.invalid": (ERROR, "`{value}` in column year is not a year (write it as 2021)"),
+    "year.out_of_range": (ERROR, "year `{value}` is outside {first}..{last}"),
+    "value.negative": (ERROR, "`{value}` in column value is negative; a count cannot be below 0"),
+    "value.not_integer": (ERROR, "`{value}` in column value is not a whole number of persons"),
+    "value.not_a_number": (
+        ERROR,
+        "`{value}` in column value is not a number (leave it empty with status M when the "
+        "figure is not available; write `<5` for a small count kept confidential)",
+    ),
+    "value.thousands_ambiguous": (
+        ERROR,
+        "`{value}` in column value could be a decimal or a number with a thousands separator; "
+        "write it without separators (e.g. 1282)",
+    ),
+    "value.too_large": (
+        ERROR,
+        "`{value}` in column value is larger than any plausible number of persons",
+    ),
+    "code.unknown": (
+        ERROR,
+        "`{value}` in column {column} is not a known code or label; closest valid codes: {hint}",
+    ),
+    "country.unknown": (ERROR, "`{value}` in column country is not a known country"),
+}
+_PANDERA_STRUCTURE = {
+    "column_in_dataframe": "structure.missing_column",
+    "column_in_schema": "structure.unknown_column",
+}
+
+# The dataUNODC export is published data: its inconsistencies are flagged, not a reason to
+# refuse 19 years of history.
+SEVERITY_OVERRIDES = {
+    DATAUNODC: {
+        "identity.part_exceeds_total": WARNING,
+        "identity.parts_exceed_total": WARNING,
+        "identity.sex_age_inconsistent": WARNING,
+    }
+}
+
+
+class ParsedLike(Protocol):
+    frame: pd.DataFrame
+    layout: str
+    problems: pd.DataFrame
+
+
+@dataclass
+class ValidationReport:
+    """The outcome of validating one file: every problem found, in one table."""
+
+    table: pd.DataFrame
+    layout: str = "template"
+    n_rows: int = 0
+    observations: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def accepted(self) -> bool:
+        return not (self.table["severity"] == ERROR).any()
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self.table[self.table["severity"] == ERROR].reset_index(drop=True)
+
+    @property
+    def warnings(self) -> pd.DataFrame:
+        return self.table[self.table["severity"] == WARNING].reset_index(drop=True)
+
+    @property
+    def n_errors(self) -> int:
+        return int((self.table["severity"] == ERROR).sum())
+
+    @property
+    def n_warnings(self) -> int:
+        return int((self.table["severity"] == WARNING).sum())
+
+    def counts_by_rule(self) -> pd.DataFrame:
+        """One row per rule: rule_id, severity, count (errors first, then most frequent)."""
+        if self.table.empty:
+            return pd.DataFrame({"rule_id": [], "severity": [], "count": []})
+        counts = self.table.groupby(["rule_id", "severity"]).size().reset_index(name="count")
+        counts["_order"] = (counts["severity"] != ERROR).astype(int)
+        counts = counts.sort_values(["_order", "count", "rule_id"], ascending=[True, False, True])
+        return counts.drop(columns="_order").reset_index(drop=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        records = json.loads(self.table.to_json(orient="records", force_ascii=False))
+        return {
+            "accepted": self.accepted,
+            "layout": self.layout,
+            "n_rows": self.n_rows,
+            "n_errors": self.n_errors,
+            "n_warnings": self.n_warnings,
+            "counts_by_rule": json.loads(self.counts_by_rule().to_json(orient="records")),
+            "problems": records,
+        }
+
+
+# --- schema failures -> report rows -------------------------------------------------------------
+def run_schema(
+    schema: pa.DataFrameSchema,
+    frame: pd.DataFrame,
+    source_rows: pd.Series,
+    hints: dict[tuple[str, str], str] | None = None,
+) -> pd.DataFrame:
+    """Validate lazily (every failure collected) and return the failures as a report frame.
+
+    ``source_rows`` maps the frame's index to the row numbers the user sees.
+    """
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as failure:
+        return failures_to_report(failure.failure_cases, source_rows, hints or {})
+    return empty_report()
+
+
+def failures_to_report(
+    failure_cases: pd.DataFrame, source_rows: pd.Series, hints: dict[tuple[str, str], str]
+) -> pd.DataFrame:
+    cases = failure_cases.copy()
+    check = cases["check"].astype(str)
+    cases["rule_id"] = check.map(lambda name: _PANDERA_STRUCTURE.get(name, name))
+    known = cases["rule_id"].isin(list(SCHEMA_RULES))
+    cases.loc[~known, "rule_id"] = "schema.check_failed"
+    index = pd.to_numeric(cases["index"], errors="coerce")
+    rows = index.map(lambda i: source_rows.get(i) if pd.notna(i) else None)
+    cases["row"] = pd.array(rows, dtype="Int64")
+    cases["value"] = cases["failure_case"].astype(str)
+    cases["severity"] = cases["rule_id"].map(lambda rule: SCHEMA_RULES.get(rule, (ERROR, ""))[0])
+    messages = {}
+    first, last = _year_range()
+    for rule, column, value, raw_check in (
+        cases[["rule_id", "column", "value", "check"]].drop_duplicates().itertuples(index=False)
+    ):
+        template = SCHEMA_RULES.get(rule, (ERROR, "check `{check}` failed for `{value}`"))[1]
+        messages[(rule, column, value)] = template.format(
+            value=value,
+            column=column,
+            hint=hints.get((column, value), ""),
+            first=first,
+            last=last,
+            check=raw_check,
+        )
+    keys = zip(cases["rule_id"], cases["column"], cases["value"], strict=True)
+    cases["message"] = [messages[key] for key in keys]
+    structural = cases["rule_id"].str.startswith("structure.")
+    cases.loc[structural, "column"] = cases.loc[structural, "value"]
+    return normalize_report(cases[list(REPORT_COLUMNS)])
+
+
+def _year_range() -> tuple[int, int]:
+    return FIRST_YEAR, dt.date.today().year
+
+
+# --- the whole file -----------------------------------------------------------------------------
+def validate(
+    parsed: ParsedLike,
+    codelists: CodeLists,
+    history: pd.DataFrame | None = None,
+    *,
+    schema: pa.DataFrameSchema | None = None,
+) -> ValidationReport:
+    """Every problem of one parsed file, in one pass: reading, schema, codes, identities,
+    plausibility against ``history`` (the warehouse's current observations for the country).
+
+    ``schema`` defaults to ``schemas.template.template_schema(codelists, layout)``. The
+    harmonized observations are kept on the report (``.observations``) for the loader.
+    """
+    layout = getattr(parsed, "layout", "template") or "template"
+    frame = parsed.frame
+    reader_problems = normalize_report(getattr(parsed, "problems", None))
+    n_rows = len(frame)
+    structure = _structure(frame)
+    if len(structure) or n_rows == 0:
+        table = _finish(concat_reports([reader_problems, structure]), layout)
+        return ValidationReport(table=table, layout=layout, n_rows=n_rows)
+
+    frame = frame.reset_index(drop=True)
+    coded = code_frame(frame, codelists)
+    source_rows = coded.text[C.SOURCE_ROW]
+    if schema is None:
+        from schemas.template import template_schema  # schemas depend on tipstats, not back
+
+        schema = template_schema(codelists, layout)
+    text_columns = [c for c in frame.columns if c != C.SOURCE_ROW]
+    text = coded.text.reindex(columns=text_columns)
+    for column in text_columns:
+        if column not in coded.text.columns:
+            text[column] = frame[column]
+    schema_problems = run_schema(schema, text, source_rows, _closest_hints(coded, codelists))
+
+    observations, harmonize_report = harmonize_coded(coded, layout, codelists)
+    checks = [
+        reader_problems,
+        schema_problems,
+        _one_country(coded, layout),
+        _duplicate_keys(coded, layout),
+        check_identities(_without_duplicated_keys(observations, coded, layout), codelists),
+        plausibility(observations, history),
+    ]
+    table = concat_reports(checks)
+    table = concat_reports([table, _new_information(harmonize_report, table, layout)])
+    table = _finish(table, layout)
+    return ValidationReport(table=table, layout=layout, n_rows=n_rows, observations=observations)
+
+
+def _structure(frame: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in C.TEMPLATE_REQUIRED if c not in frame.columns]
+    reports = [
+        one_problem(
+            "structure.missing_column",
+            ERROR,
+            SCHEMA_RULES["structure.missing_column"][1].format(value=column),
+            column=column,
+        )
+        for column in missing
+    ]
+    if len(frame) == 0:
+        reports.append(
+            one_problem("structure.no_data", ERROR, "the file has no data rows below the header")
+        )
+    return concat_reports(reports)
+
+
+def _closest_hints(coded: CodedFrame, codelists: CodeLists) -> dict[tuple[str, str], str]:
+    hints = {}
+    for dimension in C.CODED_DIMENSIONS:
+        unknown = coded.codes[dimension].isna() & (coded.text[dimension] != "")
+        for value in pd.unique(coded.text.loc[unknown, dimension]):
+            hints[(dimension, value)] = ", ".join(codelists.closest(dimension, value))
+    return hints
+
+
+def _one_country(coded: CodedFrame, layout: str) -> pd.DataFrame:
+    """A template file reports for one country; the rows of any other country are errors."""
+    if layout == DATAUNODC:
+        return empty_report()
+    countries = coded.codes[C.COUNTRY]
+    known = countries.dropna()
+    if known.nunique() <= 1:
+        return empty_report()
+    main = known.iloc[0]
+    first_rows = (
+        pd.DataFrame({"country": known, "row": coded.text.loc[known.index, C.SOURCE_ROW]})
+        .groupby("country", sort=False)
+        .first()
+        .reset_index()
+    )
+    others = first_rows[first_rows["country"] != main]
+    messages = (
+        "this row is for "
+        + others["country"]
+        + f" but the file starts with {main}; send one file per reporting country"
+    )
+    return problems(
+        "country.multiple", ERROR, others["row"], C.COUNTRY, others["country"], messages
+    )
+
+
+def _duplicate_keys(coded: CodedFrame, layout: str) -> pd.DataFrame:
+    """The same cell twice in a template file is an error (which figure is right?).
+
+    In the dataUNODC export repeated cells are sub-forms of one cell: harmonization sums them
+    and warns (``harmonize.duplicates_summed``).
+    """
+    if layout == DATAUNODC:
+        return empty_report()
+    key = list(C.OBSERVATION_KEY)
+    codes = coded.codes[key].copy()
+    codes[C.SOURCE] = codes[C.SOURCE].fillna("")  # a blank source is one source
+    complete = codes.notna().all(axis=1)
+    codes = codes[complete]
+    repeated = codes.duplicated(key, keep="first")
+    if not repeated.any():
+        return empty_report()
+    rows = coded.text.loc[codes.index, C.SOURCE_ROW]
+    first = rows.groupby([codes[c] for c in key], sort=False).transform("first")
+    repeat_rows = rows[repeated]
+    messages = (
+        "this row repeats the cell of row "
+        + first[repeated].astype(str)
+        + " (same country, year, indicator, sex, age, exploitation, citizenship and source); "
+        "keep one figure per cell"
+    )
+    values = coded.text.loc[repeat_rows.index, C.VALUE]
+    return problems("key.duplicate", ERROR, repeat_rows, None, values, messages)
+
+
+def _without_duplicated_keys(
+    observations: pd.DataFrame, coded: CodedFrame, layout: str
+) -> pd.DataFrame:
+    """In a template file a repeated cell is an error of its own; its sum proves nothing more."""
+    if layout == DATAUNODC:
+        return observations
+    key = list(C.OBSERVATION_KEY)
+    codes = coded.codes[key].copy()
+    codes[C.SOURCE] = codes[C.SOURCE].fillna("")
+    repeated = codes.notna().all(axis=1) & codes.duplicated(key, keep=False)
+    rows = coded.text.loc[repeated, C.SOURCE_ROW]
+    return observations[~observations[C.SOURCE_ROW].isin(rows)]
+
+
+def _new_information(
+    harmonize_report: pd.DataFrame, table: pd.DataFrame, layout: str
+) -> pd.DataFrame:
+    """Harmonization warnings not already said by a validation problem on the same row."""
+    if harmonize_report.empty:
+        return harmonize_report
+    error_rows = set(table.loc[table["severity"] == ERROR, "row"].dropna().astype(int))
+    cells = set(zip(table["row"].astype("Int64"), table["column"], strict=True))
+    report = harmonize_report
+    keep = ~report["row"].isin(error_rows).fillna(False)
+    keep &= ~pd.Series(
+        [(r, c) in cells for r, c in zip(report["row"], report["column"], strict=True)],
+        index=report.index,
+    )
+    if layout != DATAUNODC:
+        keep &= report["rule_id"] != "harmonize.duplicates_summed"
+    return report[keep]
+
+
+def _finish(table: pd.DataFrame, layout: str) -> pd.DataFrame:
+    overrides = SEVERITY_OVERRIDES.get(layout, {})
+    if overrides and len(table):
+        table = table.copy()
+        table["severity"] = table["rule_id"].map(overrides).fillna(table["severity"])
+    table = table.drop_duplicates(subset=["rule_id", "row", "column", "value"])
+    table = table.assign(_file_level=table["row"].notna())
+    table = table.sort_values(["_file_level", "row"], kind="stable", na_position="first")
+    return normalize_report(table.drop(columns="_file_level"))
