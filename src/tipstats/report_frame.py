@@ -43,14 +43,18 @@ def problems(
     rows: Iterable[object] | pd.Series,
     column: str | None,
     values: Iterable[object] | pd.Series,
-    messages: Iterable[str] | pd.Series,
+    messages: Iterable[str] | pd.Series | str,
 ) -> pd.DataFrame:
-    """Many problems of one rule at once (vectorised: rows, values and messages align)."""
+    """Many problems of one rule at once (rows, values and messages align; one message may
+    serve them all)."""
     rows = pd.Series(list(rows) if not isinstance(rows, pd.Series) else rows.to_numpy())
     values = pd.Series(list(values) if not isinstance(values, pd.Series) else values.to_numpy())
-    messages = pd.Series(
-        list(messages) if not isinstance(messages, pd.Series) else messages.to_numpy()
-    )
+    if isinstance(messages, str):
+        messages = pd.Series([messages] * len(rows))
+    else:
+        messages = pd.Series(
+            list(messages) if not isinstance(messages, pd.Series) else messages.to_numpy()
+        )
     frame = pd.DataFrame(
         {
             "rule_id": rule_id,

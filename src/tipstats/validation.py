@@ -17,7 +17,14 @@ import pandera.pandas as pa
 
 from tipstats import columns as C
 from tipstats.codelists import CodeLists
-from tipstats.harmonize import FIRST_YEAR, CodedFrame, code_frame, harmonize_coded
+from tipstats.harmonize import (
+    COUNT,
+    FIRST_YEAR,
+    MISSING,
+    CodedFrame,
+    code_frame,
+    harmonize_coded,
+)
 from tipstats.identities import check_identities, plausibility
 from tipstats.report_frame import (
     ERROR,
@@ -232,6 +239,7 @@ def validate(
     checks = [
         reader_problems,
         schema_problems,
+        _value_status(coded),
         _one_country(coded, layout),
         _duplicate_keys(coded, layout),
         check_identities(_without_duplicated_keys(observations, coded, layout), codelists),
@@ -257,6 +265,45 @@ def _structure(frame: pd.DataFrame) -> pd.DataFrame:
     if len(frame) == 0:
         reports.append(
             one_problem("structure.no_data", ERROR, "the file has no data rows below the header")
+        )
+    return concat_reports(reports)
+
+
+def _value_status(coded: CodedFrame) -> pd.DataFrame:
+    """An empty value needs a status saying why; statuses M and C need an empty value."""
+    text, codes = coded.text, coded.codes
+    empty = codes["value_kind"] == MISSING
+    status = codes[C.STATUS]
+    unexplained = empty & (text[C.STATUS] == "")
+    contradicted = (codes["value_kind"] == COUNT) & status.isin(["M", "C"]).fillna(False)
+    reports = []
+    if unexplained.any():
+        reports.append(
+            problems(
+                "value.missing",
+                WARNING,
+                text.loc[unexplained, C.SOURCE_ROW],
+                C.VALUE,
+                text.loc[unexplained, C.VALUE],
+                "value is empty; recorded as not available (status M). Give the figure, or "
+                "write M in column status to confirm",
+            )
+        )
+    if contradicted.any():
+        chosen = text[contradicted]
+        reports.append(
+            problems(
+                "status.value_inconsistent",
+                ERROR,
+                chosen[C.SOURCE_ROW],
+                C.STATUS,
+                chosen[C.STATUS],
+                "status `"
+                + chosen[C.STATUS]
+                + "` says the figure is not available or confidential, but value `"
+                + chosen[C.VALUE]
+                + "` is given; leave the value empty or change the status",
+            )
         )
     return concat_reports(reports)
 
