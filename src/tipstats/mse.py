@@ -42,6 +42,9 @@ MAX_LISTS = 12  # 2^12 - 1 patterns; beyond that the table is unusable for MSE a
 _IRLS_TOLERANCE = 1e-11
 _IRLS_MAX_ITERATIONS = 100
 _LP_ZERO = 1e-9
+# a converged IRLS whose last step moved no log fitted count by more than this has settled on
+# the MLE (Newton converges quadratically); without an MLE the steps stay near 1
+_STABLE_STEP = 1e-4
 
 
 class MSEError(TipstatsError):
@@ -220,29 +223,43 @@ class _CoreFit:
     beta: np.ndarray
     fitted: np.ndarray  # over all cells; 0 for the cells removed by empty overlaps
     converged: bool
+    last_step: float  # largest change of a log fitted count in the last IRLS step
 
     @property
     def dark(self) -> float:
         return float(np.exp(self.beta[0]))
 
 
-def _irls(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Poisson log-link IRLS with R's starting values (mu = y + 0.1)."""
+def _irls(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, float]:
+    """Poisson log-link IRLS with R's starting values (mu = y + 0.1).
+
+    Returns (beta, fitted, converged, largest change of a linear predictor in the last step).
+    """
     mu = y + 0.1
     eta = np.log(mu)
     deviance_old = np.inf
     beta = np.zeros(x.shape[1])
+    step = np.inf
     for _ in range(_IRLS_MAX_ITERATIONS):
         z = eta + (y - mu) / mu
         xw = x * mu[:, None]
-        beta = np.linalg.solve(x.T @ xw, xw.T @ z)
-        eta = x @ beta
-        mu = np.exp(eta)
+        try:
+            beta = np.linalg.solve(x.T @ xw, xw.T @ z)
+        except np.linalg.LinAlgError:
+            return beta, mu, False, step
+        eta_new = x @ beta
+        step = float(np.abs(eta_new - eta).max())
+        eta = eta_new
+        with np.errstate(over="ignore", under="ignore"):
+            mu = np.exp(eta)
         deviance = _poisson_deviance(y, mu)
+        if not np.isfinite(deviance) or not np.isfinite(mu).all() or mu.min() <= 0:
+            # diverging: only models without an estimate do this; the LP check will say so
+            return beta, mu, False, step
         if abs(deviance - deviance_old) / (abs(deviance) + 0.1) < _IRLS_TOLERANCE:
-            return beta, mu, True
+            return beta, mu, True, step
         deviance_old = deviance
-    return beta, mu, False
+    return beta, mu, False, step
 
 
 def _poisson_deviance(y: np.ndarray, mu: np.ndarray) -> float:
@@ -255,10 +272,10 @@ def _fit_core(design: _Design, counts: np.ndarray, model: Sequence[int]) -> _Cor
     overlaps = counts @ design.pair_cells
     layout = _layout(design, model, overlaps)
     x = design.full[np.ix_(layout.rows, layout.columns)]
-    beta, mu, converged = _irls(x, counts[layout.rows].astype(float))
+    beta, mu, converged, last_step = _irls(x, counts[layout.rows].astype(float))
     fitted = np.zeros(len(counts))
     fitted[layout.rows] = mu
-    return _CoreFit(layout, beta, fitted, converged)
+    return _CoreFit(layout, beta, fitted, converged, last_step)
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,11 +324,6 @@ def _lp_positive(x: np.ndarray, y: np.ndarray) -> float:
 
 def _support_key(counts: np.ndarray) -> bytes:
     return np.packbits(counts > 0).tobytes()
-
-
-def _model_ok(n_lists: int, model: Sequence[int], counts: np.ndarray) -> bool:
-    exists, rank_deficiency = _check_support(n_lists, tuple(sorted(model)), _support_key(counts))
-    return exists and rank_deficiency == 0
 
 
 @dataclass(frozen=True)
@@ -404,20 +416,25 @@ class _Selection:
     steps: tuple[tuple[int, float], ...]
 
 
-def _select(design: _Design, counts: np.ndarray, threshold: float) -> _Selection:
-    """Forward stepwise: add the two-list term with the smallest Poisson p-value below threshold.
+def _select(design: _Design, counts: np.ndarray, threshold: float) -> _Selection | None:
+    """Forward stepwise: add the two-list term with the smallest Poisson p-value <= threshold.
 
     The p-value of a candidate pair compares the observed number of cases on both lists with
     its Poisson distribution under the current fit: min(P(X <= n), P(X >= n)), as SparseMSE's
     ``stepwisefit``. A candidate whose model would have no finite or no unique estimate is
     skipped (SparseMSE sets its p-value to 1). Ties go to the first pair in list order.
+    Candidates are checked in order of p-value and only until one passes, which gives the same
+    choice as checking all of them. None when the main-effects model has no estimate.
     """
-    n_lists = design.n_lists
     all_pairs = tuple(range(len(design.pairs)))
-    if threshold >= 1 and _model_ok(n_lists, all_pairs, counts):
-        return _Selection(all_pairs, _fit_core(design, counts, all_pairs), ())
+    if threshold >= 1:
+        full = _checked_fit(design, counts, all_pairs)
+        if full is not None:
+            return _Selection(all_pairs, full, ())
     model: list[int] = []
-    fit = _fit_core(design, counts, model)
+    fit = _checked_fit(design, counts, ())
+    if fit is None:
+        return None
     steps: list[tuple[int, float]] = []
     if threshold <= 0:
         return _Selection((), fit, ())
@@ -433,23 +450,61 @@ def _select(design: _Design, counts: np.ndarray, threshold: float) -> _Selection
         for position in np.lexsort((candidates, p_values)):
             if not p_values[position] <= threshold:
                 break
-            if _model_ok(n_lists, (*model, int(candidates[position])), counts):
-                chosen = position
+            candidate_fit = _checked_fit(design, counts, (*model, int(candidates[position])))
+            if candidate_fit is not None:
+                chosen, fit = position, candidate_fit
                 break
         if chosen is None:
             break
         model.append(int(candidates[chosen]))
         steps.append((int(candidates[chosen]), float(p_values[chosen])))
-        fit = _fit_core(design, counts, model)
     return _Selection(tuple(model), fit, tuple(steps))
+
+
+def _checked_fit(design: _Design, counts: np.ndarray, model: Sequence[int]) -> _CoreFit | None:
+    """The fit of a model whose estimate exists and is identifiable; None otherwise.
+
+    A converged fit whose fitted counts have stopped moving and reproduce the sufficient
+    statistics is itself a strictly positive table with the observed margins, which proves
+    existence without the linear program. When the estimate does not exist, IRLS keeps pushing
+    some log fitted counts down by about 1 per step however long it runs; such fits (and any
+    other doubtful one) go to the exact, cached, linear program.
+    """
+    overlaps = counts @ design.pair_cells
+    layout = _layout(design, model, overlaps)
+    if _rank_deficiency(design.n_lists, layout.estimable, layout.empty):
+        return None
+    fit = _fit_core(design, counts, model)
+    if _proves_existence(design, counts, fit):
+        return fit
+    exists, _ = _check_support(design.n_lists, tuple(sorted(model)), _support_key(counts))
+    return fit if exists else None
+
+
+def _proves_existence(design: _Design, counts: np.ndarray, fit: _CoreFit) -> bool:
+    if not fit.converged or fit.last_step > _STABLE_STEP:
+        return False
+    rows = fit.layout.rows
+    mu = fit.fitted[rows]
+    if mu.min() <= 0:
+        return False
+    x = design.full[np.ix_(rows, fit.layout.columns)]
+    score = x.T @ (counts[rows] - mu)
+    return float(np.abs(score).max()) <= 1e-7 * max(1.0, float(counts.sum()))
+
+
+@lru_cache(maxsize=4096)
+def _rank_deficiency(n_lists: int, estimable: tuple[int, ...], empty: tuple[int, ...]) -> int:
+    design = _design(n_lists)
+    rows = ~design.pair_cells[:, list(empty)].any(axis=1) if empty else slice(None)
+    x = design.full[rows][:, design.columns(estimable)]
+    return x.shape[1] - int(np.linalg.matrix_rank(x))
 
 
 def _stepwise_estimate(design: _Design, counts: np.ndarray, threshold: float) -> float:
     """observed + dark figure of the stepwise model; NaN when even the main effects fail."""
-    if not _model_ok(design.n_lists, (), counts):
-        return float("nan")
     selection = _select(design, counts, threshold)
-    if not selection.fit.converged:
+    if selection is None or not selection.fit.converged:
         return float("nan")
     return float(counts.sum()) + selection.fit.dark
 
@@ -541,6 +596,8 @@ def stepwise_fit(table: CaptureTable, threshold: float = DEFAULT_THRESHOLD) -> M
     if not check.ok:
         raise MSEError("main-effects model: " + "; ".join(check.problems))
     selection = _select(_design(table.n_lists), table.counts, threshold)
+    if selection is None:  # excluded by the check above; kept for the type checker
+        raise MSEError("main-effects model: no estimate")
     return _statsmodels_fit(table, selection.model, selection.steps)
 
 
