@@ -107,7 +107,8 @@ def capture_table(frame: pd.DataFrame) -> CaptureTable:
     are absent count zero.
     """
     count_column = find_count_column(frame.columns)
-    lists = tuple(str(column) for column in frame.columns if str(column) != count_column)
+    labels = [column for column in frame.columns if str(column) != count_column]
+    lists = tuple(str(column) for column in labels)
     if len(lists) < 2:
         raise MSEError(
             f"MSE needs at least 2 list columns besides {count_column!r}; got {len(lists)}"
@@ -118,9 +119,10 @@ def capture_table(frame: pd.DataFrame) -> CaptureTable:
         raise MSEError("list column names must be distinct")
 
     flags = np.zeros((len(frame), len(lists)), dtype=np.int64)
-    for j, name in enumerate(lists):
-        flags[:, j] = _binary_column(frame[name], name)
-    counts = _count_column(frame[count_column], count_column)
+    for j, label in enumerate(labels):
+        flags[:, j] = _binary_column(frame[label], lists[j])
+    count_label = next(column for column in frame.columns if str(column) == count_column)
+    counts = _count_column(frame[count_label], count_column)
 
     codes = flags @ (1 << np.arange(len(lists)))
     dark = (codes == 0) & (counts > 0)

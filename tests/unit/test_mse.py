@@ -237,7 +237,6 @@ def test_bootstrap_refuses_too_few_resamples():
         mse.bootstrap_interval(load("Korea"), 5)
 
 
-@pytest.mark.slow
 def test_six_list_bootstrap_of_uk_data():
     result = mse.estimate_population(load("UKdat"), n_resamples=1000, seed=1234)
     assert result.interval.n_failed == 0
