@@ -1,0 +1,462 @@
+"""Disclosure control on published tables: primary and secondary suppression of small counts.
+
+Pure: frames in, frames out. The warehouse keeps true values; this runs on the way out.
+
+Method (DESIGN.md section 6):
+
+* **Primary suppression.** A count from 1 to ``threshold - 1`` is shown as ``<threshold``. A zero
+  is shown as 0 only when ``publish_zero`` allows it; otherwise it is shown as ``<threshold`` as
+  well (then ``<5`` means 0..4, else 1..4). A cell censored at source (status C) is primary too.
+* **Secondary suppression.** A table with margins obeys linear constraints
+  (``total = sum of parts`` along each dimension, or ``total >= sum of parts`` when the data are
+  not additive). Every constraint group that holds exactly one suppressed cell gets a second
+  one: its smallest published member (interior cells before margins, never a zero unless nothing
+  else is left). Then the recovery checker solves the constraints; while it can still pin down a
+  suppressed cell, the smallest published cell in a group of that cell is suppressed too. This is
+  the classic "at least two per group, then audit" hypercube heuristic: it is not guaranteed to
+  suppress the fewest cells, but it never publishes a table the checker can break.
+* **Recovery checker.** For each suppressed cell, linear programming (``scipy.optimize.linprog``)
+  finds its smallest and largest value given the published cells, the constraints and what the
+  reader knows of each hidden cell: a primary cell lies in ``[0 or 1, threshold - 1]``, a
+  secondary cell in ``[0, inf)``. A cell is exposed when its interval is a point, and a primary
+  cell also when its interval is narrower than ``min_width``.
+* **Exemption.** Regional and global aggregates that pool at least ``min_countries`` countries
+  are published as they are (the caller marks them ``exempt``); they are used for secondary
+  suppression only as a last resort. Country-level cells are never exempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linprog
+
+from tipstats.columns import TOTAL
+from tipstats.errors import TipstatsError
+
+OBSERVED = "observed"
+SUPPRESSED_PRIMARY = "suppressed_primary"
+SUPPRESSED_SECONDARY = "suppressed_secondary"
+NOT_AVAILABLE = "not_available"
+FLAGS = (OBSERVED, SUPPRESSED_PRIMARY, SUPPRESSED_SECONDARY, NOT_AVAILABLE)
+SUPPRESSED = (SUPPRESSED_PRIMARY, SUPPRESSED_SECONDARY)
+
+FLAG = "flag"
+PUBLISHED = "published"
+DISPLAY = "display"
+
+# Tolerance for comparing LP optima: counts are integers, so anything below this is a point.
+_EPS = 1e-6
+
+
+class DisclosureError(TipstatsError):
+    """A table cannot be protected (inconsistent constraints, or nothing left to suppress)."""
+
+
+@dataclass(frozen=True)
+class DisclosureConfig:
+    """Rules of the game; ``threshold`` is the smallest count published as it is."""
+
+    threshold: int = 5
+    publish_zero: bool = False
+    min_countries: int = 3
+    min_width: float = 1.0
+    secondary_symbol: str = "x"
+
+    def __post_init__(self) -> None:
+        if self.threshold < 1:
+            raise DisclosureError(f"threshold must be at least 1, got {self.threshold}")
+        if self.min_countries < 1:
+            raise DisclosureError(f"min_countries must be at least 1, got {self.min_countries}")
+
+    @property
+    def primary_symbol(self) -> str:
+        return f"<{self.threshold}"
+
+    @property
+    def primary_lower_bound(self) -> float:
+        """What ``<threshold`` tells a reader about the lowest possible value."""
+        return 1.0 if self.publish_zero else 0.0
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``total == sum(parts)`` when ``exact``, else ``total >= sum(parts)``; rows by position."""
+
+    total: int
+    parts: tuple[int, ...]
+    exact: bool = True
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        return (self.total, *self.parts)
+
+
+# --------------------------------------------------------------------------- constraints
+
+
+def margin_constraints(
+    table: pd.DataFrame,
+    dimensions: Sequence[str],
+    *,
+    keys: Sequence[str] = (),
+    value: str = "value",
+    assume_exact: bool = False,
+) -> list[Constraint]:
+    """The ``total = sum of parts`` constraints of a table whose margins are coded ``_T``.
+
+    ``dimensions`` are the hierarchical columns (each has a ``_T`` total); ``keys`` identify
+    independent sub-tables (country, year...). A constraint is exact when the true values add up
+    (or always, with ``assume_exact``, as a reader of the published table would assume); when a
+    part is missing or the parts fall short of the total, it is ``total >= sum(parts)``.
+    """
+    frame = table.reset_index(drop=True)
+    values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
+    constraints: list[Constraint] = []
+    for dim in dimensions:
+        others = [*keys, *(d for d in dimensions if d != dim)]
+        is_total = (frame[dim] == TOTAL).to_numpy()
+        grouped = (
+            frame.groupby(others, sort=False, dropna=False).indices
+            if others
+            else {(): np.arange(len(frame))}
+        )
+        for positions in grouped.values():
+            totals = [p for p in positions if is_total[p]]
+            parts = tuple(int(p) for p in positions if not is_total[p])
+            if len(totals) != 1 or not parts:
+                continue
+            total = int(totals[0])
+            if np.isnan(values[total]):
+                continue
+            part_values = values[list(parts)]
+            if assume_exact:
+                exact = True
+            elif np.isnan(part_values).any():
+                exact = False
+            else:
+                gap = values[total] - part_values.sum()
+                if gap < -_EPS:
+                    continue  # parts exceed the total: no valid relation to lean on
+                exact = abs(gap) <= _EPS
+            constraints.append(Constraint(total, parts, exact))
+    return constraints
+
+
+# --------------------------------------------------------------------------- primary
+
+
+def primary_flags(
+    values: Sequence[float] | np.ndarray,
+    config: DisclosureConfig,
+    *,
+    exempt: Sequence[bool] | np.ndarray | None = None,
+    censored: Sequence[bool] | np.ndarray | None = None,
+) -> np.ndarray:
+    """One flag per cell after primary suppression (no secondary yet)."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    ex = np.zeros(n, dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
+    cens = np.zeros(n, dtype=bool) if censored is None else np.asarray(censored, dtype=bool)
+    lowest = 0 if not config.publish_zero else 1
+    small = (v >= lowest) & (v < config.threshold)
+    flags = np.full(n, OBSERVED, dtype=object)
+    flags[np.isnan(v)] = NOT_AVAILABLE
+    flags[small & ~ex] = SUPPRESSED_PRIMARY
+    flags[cens & ~ex] = SUPPRESSED_PRIMARY
+    return flags
+
+
+# --------------------------------------------------------------------------- checker
+
+
+def check_recovery(
+    published: Sequence[float] | np.ndarray,
+    flags: Sequence[str] | np.ndarray,
+    constraints: Sequence[Constraint],
+    config: DisclosureConfig,
+) -> pd.DataFrame:
+    """Try to recover every suppressed cell from the published cells and the constraints.
+
+    ``published`` holds the values a reader sees (suppressed cells may hold anything: they are
+    ignored). Returns one row per suppressed cell: ``cell, flag, low, high, exposed``; ``exposed``
+    is true when the cell is pinned to one value or, for a primary cell, to an interval narrower
+    than ``config.min_width``.
+    """
+    flag_arr = np.asarray(flags, dtype=object)
+    hidden = np.flatnonzero(np.isin(flag_arr, SUPPRESSED))
+    rows: list[dict[str, object]] = []
+    for component in _components(hidden, constraints):
+        rows.extend(_check_component(component, published, flag_arr, constraints, config))
+    columns = ["cell", "flag", "low", "high", "exposed"]
+    return pd.DataFrame(rows, columns=columns).sort_values("cell", ignore_index=True)
+
+
+def _components(hidden: np.ndarray, constraints: Sequence[Constraint]) -> list[list[int]]:
+    """Suppressed cells linked through shared constraints (solved as one small LP each)."""
+    parent = {int(c): int(c) for c in hidden}
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for constraint in constraints:
+        members = [m for m in constraint.members if m in parent]
+        for other in members[1:]:
+            parent[find(other)] = find(members[0])
+    groups: dict[int, list[int]] = {}
+    for cell in parent:
+        groups.setdefault(find(cell), []).append(cell)
+    return [sorted(cells) for cells in groups.values()]
+
+
+def _check_component(
+    component: list[int],
+    published: Sequence[float] | np.ndarray,
+    flags: np.ndarray,
+    constraints: Sequence[Constraint],
+    config: DisclosureConfig,
+) -> list[dict[str, object]]:
+    index = {cell: i for i, cell in enumerate(component)}
+    pub = np.asarray(published, dtype=float)
+    eq_rows, eq_rhs, ub_rows, ub_rhs = [], [], [], []
+    for constraint in constraints:
+        if not any(m in index for m in constraint.members):
+            continue
+        row = np.zeros(len(component))
+        rhs = 0.0
+        for member, sign in [(constraint.total, 1.0)] + [(p, -1.0) for p in constraint.parts]:
+            if member in index:
+                row[index[member]] += sign
+            elif flags[member] == NOT_AVAILABLE:
+                continue  # an unknown part turns the equality into total >= known parts
+            else:
+                rhs -= sign * pub[member]
+        if constraint.exact and not _touches_not_available(constraint, flags):
+            eq_rows.append(row)
+            eq_rhs.append(rhs)
+        else:
+            # total - sum(parts) >= 0  ->  -(row) <= -rhs
+            ub_rows.append(-row)
+            ub_rhs.append(-rhs)
+    bounds = [
+        (config.primary_lower_bound, config.threshold - 1.0)
+        if flags[cell] == SUPPRESSED_PRIMARY
+        else (0.0, None)
+        for cell in component
+    ]
+    a_eq = np.array(eq_rows) if eq_rows else None
+    b_eq = np.array(eq_rhs) if eq_rows else None
+    a_ub = np.array(ub_rows) if ub_rows else None
+    b_ub = np.array(ub_rhs) if ub_rows else None
+    out = []
+    for cell, i in index.items():
+        objective = np.zeros(len(component))
+        objective[i] = 1.0
+        low = _optimum(objective, a_ub, b_ub, a_eq, b_eq, bounds, cell)
+        high = -_optimum(-objective, a_ub, b_ub, a_eq, b_eq, bounds, cell)
+        width = high - low
+        exposed = width <= _EPS or (
+            flags[cell] == SUPPRESSED_PRIMARY and width < config.min_width - _EPS
+        )
+        out.append(
+            {"cell": cell, "flag": flags[cell], "low": low, "high": high, "exposed": exposed}
+        )
+    return out
+
+
+def _touches_not_available(constraint: Constraint, flags: np.ndarray) -> bool:
+    return any(flags[m] == NOT_AVAILABLE for m in constraint.members)
+
+
+def _optimum(objective, a_ub, b_ub, a_eq, b_eq, bounds, cell: int) -> float:
+    result = linprog(
+        objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
+    )
+    if result.status == 3:  # unbounded: the reader learns nothing on that side
+        return -np.inf
+    if result.status != 0:
+        raise DisclosureError(
+            f"the constraints around cell {cell} have no solution ({result.message}); "
+            "the table is not consistent with its totals"
+        )
+    return float(result.fun)
+
+
+# --------------------------------------------------------------------------- secondary
+
+
+def secondary_suppression(
+    values: Sequence[float] | np.ndarray,
+    flags: Sequence[str] | np.ndarray,
+    constraints: Sequence[Constraint],
+    config: DisclosureConfig,
+    *,
+    exempt: Sequence[bool] | np.ndarray | None = None,
+    max_rounds: int = 10_000,
+) -> np.ndarray:
+    """Add secondary suppressions until the recovery checker exposes no suppressed cell."""
+    v = np.asarray(values, dtype=float)
+    out = np.asarray(flags, dtype=object).copy()
+    ex = np.zeros(len(v), dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
+    margins = {c.total for c in constraints}
+    by_cell: dict[int, list[Constraint]] = {}
+    for constraint in constraints:
+        for member in constraint.members:
+            by_cell.setdefault(member, []).append(constraint)
+
+    def rank(cell: int) -> tuple:
+        # Exempt aggregates last; zeros only when nothing else is left; then the smallest
+        # value, interior cells before margins.
+        return (bool(ex[cell]), v[cell] == 0, v[cell], cell in margins, cell)
+
+    def candidates(group: Sequence[Constraint], *, allow_exempt: bool = True) -> list[int]:
+        cells = {
+            m
+            for c in group
+            for m in c.members
+            if out[m] == OBSERVED and (allow_exempt or not ex[m])
+        }
+        return sorted(cells, key=rank)
+
+    for _ in range(max_rounds):
+        _pair_up(out, constraints, candidates)
+        audit = check_recovery(
+            np.where(np.isin(out, SUPPRESSED), np.nan, v), out, constraints, config
+        )
+        exposed = audit.loc[audit["exposed"], "cell"].tolist()
+        if not exposed:
+            return out
+        if not _widen(exposed, out, by_cell, candidates, constraints):
+            raise DisclosureError(
+                f"cannot protect cell {exposed[0]}: every cell linked to it is already hidden"
+            )
+    raise DisclosureError("secondary suppression did not converge")
+
+
+def _pair_up(out: np.ndarray, constraints: Sequence[Constraint], candidates) -> None:
+    """Until no constraint group holds exactly one suppressed cell, hide one more in it."""
+    changed = True
+    while changed:
+        changed = False
+        for constraint in constraints:
+            hidden = sum(out[m] in SUPPRESSED for m in constraint.members)
+            if hidden != 1:
+                continue
+            pick = candidates([constraint], allow_exempt=False)
+            if pick:
+                out[pick[0]] = SUPPRESSED_SECONDARY
+                changed = True
+
+
+def _widen(
+    exposed: list[int],
+    out: np.ndarray,
+    by_cell: dict[int, list[Constraint]],
+    candidates,
+    constraints: Sequence[Constraint],
+) -> bool:
+    """Hide one more cell near the first exposed cell; False when nothing is left to hide."""
+    for cell in exposed:
+        pick = candidates(by_cell.get(cell, []))
+        if pick:
+            out[pick[0]] = SUPPRESSED_SECONDARY
+            return True
+    for cell in exposed:
+        # Nothing left in its own groups: look one step further, through hidden neighbours.
+        neighbours = {m for c in by_cell.get(cell, []) for m in c.members}
+        group = [c for n in neighbours for c in by_cell.get(n, [])]
+        pick = candidates(group)
+        if pick:
+            out[pick[0]] = SUPPRESSED_SECONDARY
+            return True
+    for cell in exposed:
+        # Last resort: a small margin shown as "<threshold" can itself give its parts away
+        # (1+1+1+1 = "<5" when zeros are published); show it with the secondary symbol.
+        for constraint in by_cell.get(cell, []):
+            if out[constraint.total] == SUPPRESSED_PRIMARY:
+                out[constraint.total] = SUPPRESSED_SECONDARY
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- whole tables
+
+
+def protect(
+    table: pd.DataFrame,
+    dimensions: Sequence[str],
+    config: DisclosureConfig | None = None,
+    *,
+    keys: Sequence[str] = (),
+    value: str = "value",
+    exempt: pd.Series | np.ndarray | None = None,
+    censored: pd.Series | np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Primary + secondary suppression of one table; adds ``flag``, ``published``, ``display``.
+
+    The true ``value`` column is kept (the caller drops it before publishing): ``published`` is
+    the value a reader may see (null when suppressed or not available), ``display`` its text.
+    """
+    config = config or DisclosureConfig()
+    frame = table.reset_index(drop=True)
+    values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
+    ex = None if exempt is None else np.asarray(exempt, dtype=bool)
+    flags = primary_flags(values, config, exempt=ex, censored=censored)
+    constraints = margin_constraints(frame, dimensions, keys=keys, value=value)
+    flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
+    return with_flags(frame, flags, config, value=value)
+
+
+def with_flags(
+    frame: pd.DataFrame, flags: np.ndarray, config: DisclosureConfig, *, value: str = "value"
+) -> pd.DataFrame:
+    """Attach ``flag``, ``published`` (nullable int) and ``display`` to a frame."""
+    values = pd.to_numeric(frame[value], errors="coerce")
+    published = values.where(flags == OBSERVED).round().astype("Int64")
+    display = published.astype("string").fillna("")
+    display = display.mask(flags == SUPPRESSED_PRIMARY, config.primary_symbol)
+    display = display.mask(flags == SUPPRESSED_SECONDARY, config.secondary_symbol)
+    return frame.assign(
+        **{FLAG: pd.array(flags, dtype="string"), PUBLISHED: published, DISPLAY: display}
+    )
+
+
+def audit(
+    protected: pd.DataFrame,
+    dimensions: Sequence[str],
+    config: DisclosureConfig | None = None,
+    *,
+    keys: Sequence[str] = (),
+    value: str = "value",
+    assume_exact: bool = False,
+) -> pd.DataFrame:
+    """Run the recovery checker on a protected table (``flag`` + ``published`` columns).
+
+    Constraints are derived from ``value`` when it is present (true values), else from
+    ``published`` with ``assume_exact`` (a reader's view of a published table).
+    """
+    config = config or DisclosureConfig()
+    frame = protected.reset_index(drop=True)
+    source = value if value in frame.columns else PUBLISHED
+    if source == PUBLISHED:
+        assume_exact = True
+    constraints = margin_constraints(
+        frame.assign(
+            _v=pd.to_numeric(frame[source], errors="coerce")
+            .astype(float)
+            .fillna(0.0)
+            .where(frame[FLAG] != NOT_AVAILABLE)
+        ),
+        dimensions,
+        keys=keys,
+        value="_v",
+        assume_exact=assume_exact,
+    )
+    published = pd.to_numeric(frame[PUBLISHED], errors="coerce").astype(float).to_numpy()
+    return check_recovery(published, frame[FLAG].to_numpy(dtype=object), constraints, config)
