@@ -362,8 +362,8 @@ def check_model(
 
 def _rank_message(design: _Design, layout: _Layout, names: list[str], deficiency: int) -> str:
     x = design.full[np.ix_(layout.rows, layout.columns)]
-    _, singular, vt = np.linalg.svd(x)
-    null = vt[len(singular) - deficiency :] if len(singular) >= x.shape[1] else vt
+    _, _, vt = np.linalg.svd(x)
+    null = vt[x.shape[1] - deficiency :]  # rows of vt beyond the rank span the null space
     involved = [names[j] for j in range(len(names)) if np.abs(null[:, j]).max() > 1e-8]
     removed = ""
     if layout.empty:
