@@ -67,8 +67,14 @@ class DisclosureConfig:
     secondary_symbol: str = "x"
 
     def __post_init__(self) -> None:
-        if self.threshold < 1:
-            raise DisclosureError(f"threshold must be at least 1, got {self.threshold}")
+        if self.threshold < 2:
+            raise DisclosureError(f"threshold must be at least 2, got {self.threshold}")
+        if self.threshold - 1 - self.primary_lower_bound < self.min_width:
+            # "<2" with zeros published can only mean 1: the symbol itself would disclose.
+            raise DisclosureError(
+                f"threshold {self.threshold} leaves `{self.primary_symbol}` an interval "
+                f"narrower than min_width {self.min_width}; raise the threshold"
+            )
         if self.min_countries < 1:
             raise DisclosureError(f"min_countries must be at least 1, got {self.min_countries}")
 

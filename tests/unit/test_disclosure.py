@@ -84,6 +84,8 @@ def test_exempt_aggregates_and_censored_cells() -> None:
 def test_bad_threshold_is_a_clear_error() -> None:
     with pytest.raises(DisclosureError, match="threshold"):
         DisclosureConfig(threshold=0)
+    with pytest.raises(DisclosureError, match="narrower"):
+        DisclosureConfig(threshold=2, publish_zero=True)
 
 
 # --------------------------------------------------------------------------- checker
@@ -125,7 +127,7 @@ def test_two_small_cells_pinned_when_zero_is_published() -> None:
     # 2 = "<5" + "<5" with zeros published: both parts must be 1.
     constraints = [Constraint(0, (1, 2))]
     flags = np.array([OBSERVED, SUPPRESSED_PRIMARY, SUPPRESSED_PRIMARY], dtype=object)
-    config = DisclosureConfig(publish_zero=True, threshold=2)
+    config = DisclosureConfig(publish_zero=True)
     result = check_recovery([2, np.nan, np.nan], flags, constraints, config)
     assert result["exposed"].all()
 
@@ -226,7 +228,7 @@ small_heavy = st.one_of(st.integers(0, 6), st.integers(0, 60))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_interiors(small_heavy), st.booleans(), st.integers(2, 6))
+@given(_interiors(small_heavy), st.booleans(), st.integers(3, 6))
 def test_after_suppression_the_checker_recovers_nothing(shape, publish_zero, threshold) -> None:
     rows, cols, vals = shape
     cells = {(f"S{r}", f"A{c}"): vals[r * cols + c] for r in range(rows) for c in range(cols)}
