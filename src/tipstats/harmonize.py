@@ -11,6 +11,7 @@ The parsing helpers here (``classify_counts``, ``parse_years``, ``code_frame``) 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -85,37 +86,44 @@ def _classify_one(text: str, dots_are_thousands: bool) -> tuple[str, int | None]
     return COUNT, number
 
 
-def classify_counts(text: pd.Series) -> pd.DataFrame:
+def map_distinct(values: pd.Series, resolve: Callable[[str], object]) -> pd.Series:
+    """``resolve`` applied once per distinct value (files repeat the same few texts)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    results[:] = [resolve(value) for value in uniques]
+    return pd.Series(results[codes], index=values.index, dtype=object)
+
+
+def classify_counts(text: pd.Series, *, cleaned: bool = False) -> pd.DataFrame:
     """Each value cell as (kind, value); vectorised over the distinct texts of the column.
 
     ``1.282`` is read as 1282 only when the same file writes other numbers with dots as
     thousands separators (``1.282.000``); alone it could be a decimal, so it is reported.
     """
-    cleaned = clean_text(text)
-    distinct = pd.unique(cleaned)
-    dots_are_thousands = any(_DOT_THOUSANDS_MANY.fullmatch(value) for value in distinct)
-    parsed = {value: _classify_one(value, dots_are_thousands) for value in distinct}
-    kinds = cleaned.map({k: v[0] for k, v in parsed.items()})
-    values = cleaned.map({k: v[1] for k, v in parsed.items()})
-    return pd.DataFrame(
-        {"kind": kinds.astype("string"), "value": values.astype("Int64")}, index=text.index
-    )
+    cells = text if cleaned else clean_text(text)
+    codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+    dots_are_thousands = any(_DOT_THOUSANDS_MANY.fullmatch(str(v)) for v in uniques)
+    parsed = [_classify_one(str(value), dots_are_thousands) for value in uniques]
+    kinds = np.array([kind for kind, _ in parsed], dtype=object)
+    numbers = pd.array([number for _, number in parsed], dtype="Int64")
+    return pd.DataFrame({"kind": kinds[codes], "value": numbers.take(codes)}, index=text.index)
 
 
-def parse_years(text: pd.Series) -> pd.Series:
+def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
     """The year as an integer, null when the cell is not a 4-digit year."""
-    cleaned = clean_text(text)
-    distinct = pd.unique(cleaned)
-    mapping = {}
-    for value in distinct:
-        match = _YEAR.fullmatch(value)
-        mapping[value] = int(match.group(1)) if match else None
-    return cleaned.map(mapping).astype("Int64")
+    cells = text if cleaned else clean_text(text)
+    codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+    years = []
+    for value in uniques:
+        match = _YEAR.fullmatch(str(value))
+        years.append(int(match.group(1)) if match else None)
+    return pd.Series(pd.array(years, dtype="Int64").take(codes), index=text.index)
 
 
 def clean_text(text: pd.Series) -> pd.Series:
     """Cells as stripped strings, empty string for a missing cell."""
-    return text.astype("string").fillna("").str.strip().astype(object)
+    cleaned = map_distinct(text, lambda v: "" if v is None or v is pd.NA or v != v else str(v))
+    return map_distinct(cleaned, str.strip)
 
 
 # --- labels -> codes ----------------------------------------------------------------------------
@@ -148,21 +156,21 @@ def code_frame(frame: pd.DataFrame, codelists: CodeLists) -> CodedFrame:
     text = template_text(frame)
     codes = pd.DataFrame(index=text.index)
     codes[C.COUNTRY] = _lookup(text[C.COUNTRY], codelists.country_iso3)
-    codes[C.YEAR] = parse_years(text[C.YEAR])
+    codes[C.YEAR] = parse_years(text[C.YEAR], cleaned=True)
     for dimension in C.CODED_DIMENSIONS:
         codes[dimension] = _lookup(
             text[dimension], lambda value, d=dimension: codelists.lookup(d, value)
         )
-    counts = classify_counts(text[C.VALUE])
+    counts = classify_counts(text[C.VALUE], cleaned=True)
     codes[C.VALUE] = counts["value"]
     codes["value_kind"] = counts["kind"]
     return CodedFrame(text=text, codes=codes)
 
 
-def _lookup(text: pd.Series, resolve) -> pd.Series:
-    distinct = [value for value in pd.unique(text) if value != ""]
-    mapping = {value: resolve(value) for value in distinct}
-    return text.map(mapping).astype("string")
+def _lookup(text: pd.Series, resolve: Callable[[str], str | None]) -> pd.Series:
+    return map_distinct(text, lambda value: resolve(value) if value != "" else None).astype(
+        "string"
+    )
 
 
 # --- the harmonized observation -----------------------------------------------------------------
@@ -203,7 +211,7 @@ def harmonize_coded(
     reports.append(report)
     obs = obs[keep]
     obs = _roll_up(obs, layout, codelists)
-    obs, report = _sum_duplicates(obs)
+    obs, report = _merge_duplicates(obs, text)
     reports.append(report)
     obs = obs.sort_values(C.SOURCE_ROW, kind="stable").reset_index(drop=True)
     return _observation_dtypes(obs), concat_reports(reports)
@@ -305,17 +313,86 @@ def _roll_up(obs: pd.DataFrame, layout: str, codelists: CodeLists) -> pd.DataFra
     return out
 
 
-def _sum_duplicates(obs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Cells sharing a key are parts of one cell (e.g. sub-forms of "other"): sum them.
+def _merge_duplicates(obs: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Cells sharing a key after mapping: parts of one cell, or the same cell repeated.
 
-    A sum that includes a censored part (`<5`) is itself censored: value null, status C, and the
-    warning gives the bounds.
+    Rows whose texts differ in a breakdown that maps to one code other than the total (sub-forms
+    of "other", two spellings of unknown citizenship) are parts: they are summed. Otherwise the
+    rows repeat one cell (the export lists its total again as a citizenship `TOTAL`): the first
+    is kept. Both are warnings naming every row.
     """
     key = list(C.OBSERVATION_KEY)
     duplicated = obs.duplicated(key, keep=False)
     if not duplicated.any():
         return obs, None
-    parts = obs[duplicated].copy()
+    candidates = obs[duplicated]
+    groups = [candidates[k] for k in key]
+    is_part = pd.Series(False, index=candidates.index)
+    for dimension in C.BREAKDOWN_DIMENSIONS:
+        written = text.loc[candidates.index, dimension].str.casefold()
+        spellings = written.groupby(groups, sort=False, dropna=False).transform("nunique")
+        is_part |= (spellings > 1) & (candidates[dimension] != C.TOTAL)
+    is_part = is_part.groupby(groups, sort=False, dropna=False).transform("any")
+    summed, summed_report = _sum_parts(candidates[is_part])
+    kept, repeat_report = _keep_first(candidates[~is_part])
+    merged = pd.concat([obs[~duplicated], summed, kept])
+    return merged, concat_reports([summed_report, repeat_report])
+
+
+def _keep_first(repeats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if repeats.empty:
+        return repeats, None
+    key = list(C.OBSERVATION_KEY)
+    ordered = repeats.sort_values(C.SOURCE_ROW, kind="stable")
+    shown = (
+        ordered[C.VALUE]
+        .astype("string")
+        .fillna("<5")
+        .where(ordered[C.STATUS] == "C", ordered[C.VALUE].astype("string").fillna("empty"))
+    )
+    described = ordered.assign(
+        _rows=ordered[C.SOURCE_ROW].astype(str), _shown="`" + shown.astype(str) + "`"
+    )
+    grouped = described.groupby(key, sort=False, dropna=False)
+    summary = grouped.agg(
+        first_row=(C.SOURCE_ROW, "min"),
+        rows=("_rows", ", ".join),
+        values=("_shown", ", ".join),
+        n_values=("_shown", "nunique"),
+    )
+    agree = summary["n_values"] == 1
+    messages = (
+        "rows "
+        + summary["rows"]
+        + " give the same cell again ("
+        + summary["values"]
+        + "); the first is kept"
+    ).where(
+        agree,
+        "rows "
+        + summary["rows"]
+        + " give different figures for the same cell ("
+        + summary["values"]
+        + "); the first is kept, please check which is right",
+    )
+    report = problems(
+        "harmonize.duplicates_repeated",
+        WARNING,
+        summary["first_row"],
+        None,
+        summary["values"],
+        messages,
+    )
+    return ordered.drop_duplicates(key, keep="first"), report
+
+
+def _sum_parts(obs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parts of one cell summed; a sum with a censored part (`<5`) is censored (value null,
+    status C) and the warning gives its bounds."""
+    if obs.empty:
+        return obs, None
+    key = list(C.OBSERVATION_KEY)
+    parts = obs.copy()
     parts["_censored"] = parts[C.STATUS] == "C"
     parts["_known"] = parts[C.VALUE].fillna(0)
     parts["_rows"] = parts[C.SOURCE_ROW].astype(str)
@@ -356,8 +433,7 @@ def _sum_duplicates(obs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         summary[C.VALUE].astype("string"),
         messages,
     )
-    merged = pd.concat([obs[~duplicated], summary[list(obs.columns)]], ignore_index=True)
-    return merged, report
+    return summary[list(obs.columns)], report
 
 
 def _observation_dtypes(obs: pd.DataFrame) -> pd.DataFrame:

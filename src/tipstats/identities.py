@@ -164,10 +164,10 @@ def parts_sum_to_total(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
             **{name: (name, "sum") for name in flags},
         )
         grouped = grouped.reset_index()
-        complete = pd.Series(False, index=grouped.index)
-        for i, codes in enumerate(sets):
-            n_in = grouped[f"_in{i}"]
-            complete |= (n_in == len(codes)) & (
+        grouped["complete"] = False
+        for flag, codes in zip(flags, sets, strict=True):
+            n_in = grouped[flag]
+            grouped["complete"] |= (n_in == len(codes)) & (
                 n_in + grouped["n_unknown_code"] == grouped["n_parts"]
             )
         totals = frame.loc[frame[dimension] == C.TOTAL, [*others, "lo", "hi", C.SOURCE_ROW]]
@@ -180,9 +180,7 @@ def parts_sum_to_total(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
             ]
             merged = merged[(marker == "left_only").to_numpy()]
         over = (merged["lo"] > merged["hi_total"]).fillna(False)
-        short = complete.reindex(merged.index).fillna(False) & (
-            merged["hi"] < merged["lo_total"]
-        ).fillna(False)
+        short = merged["complete"] & (merged["hi"] < merged["lo_total"]).fillna(False)
         cross = _is_cross(merged, dimension)
         message_base = (
             _describe(merged)

@@ -81,6 +81,11 @@ SEVERITY_OVERRIDES = {
         "identity.part_exceeds_total": WARNING,
         "identity.parts_exceed_total": WARNING,
         "identity.sex_age_inconsistent": WARNING,
+        # regional aggregates (`CAR`, `SAM`...) and territories outside ISO 3166 are reported
+        # and not loaded; the countries' own rows are
+        "country.unknown": WARNING,
+        # a blank category: recorded as UNKNOWN by harmonization
+        "cell.missing": WARNING,
     }
 }
 
@@ -245,7 +250,7 @@ def validate(
         check_identities(_without_duplicated_keys(observations, coded, layout), codelists),
         plausibility(observations, history),
     ]
-    table = concat_reports(checks)
+    table = _apply_overrides(concat_reports(checks), layout)
     table = concat_reports([table, _new_information(harmonize_report, table, layout)])
     table = _finish(table, layout)
     return ValidationReport(table=table, layout=layout, n_rows=n_rows, observations=observations)
@@ -405,11 +410,17 @@ def _new_information(
     return report[keep]
 
 
-def _finish(table: pd.DataFrame, layout: str) -> pd.DataFrame:
+def _apply_overrides(table: pd.DataFrame, layout: str) -> pd.DataFrame:
     overrides = SEVERITY_OVERRIDES.get(layout, {})
-    if overrides and len(table):
-        table = table.copy()
-        table["severity"] = table["rule_id"].map(overrides).fillna(table["severity"])
+    if not overrides or table.empty:
+        return table
+    table = table.copy()
+    table["severity"] = table["rule_id"].map(overrides).fillna(table["severity"])
+    return table
+
+
+def _finish(table: pd.DataFrame, layout: str) -> pd.DataFrame:
+    table = _apply_overrides(table, layout)
     table = table.drop_duplicates(subset=["rule_id", "row", "column", "value"])
     table = table.assign(_file_level=table["row"].notna())
     table = table.sort_values(["_file_level", "row"], kind="stable", na_position="first")
