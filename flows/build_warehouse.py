@@ -1,0 +1,30 @@
+"""Flow ``build_warehouse``: run the SQL models and their tests (write-audit-publish)."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from tipstats.pipeline_steps import BuildSummary, build_marts, warehouse_fingerprint
+
+from flows import progress
+from tipstats.home import resolve_home
+
+
+def _same_warehouse_state(context, parameters) -> str:
+    return parameters["fingerprint"]
+
+
+@task(retries=1, retry_delay_seconds=5, cache_key_fn=_same_warehouse_state)
+def run_models(home_root: str, fingerprint: str) -> BuildSummary:
+    # Cached on the warehouse fingerprint (submissions + models + reference data): a rerun with
+    # nothing new skips the rebuild entirely.
+    return build_marts(resolve_home(home_root))
+
+
+@flow(name="build_warehouse", log_prints=False)
+def build_warehouse(home: str | None = None) -> BuildSummary:
+    """Rebuild the marts from the current observations; publish only if every SQL test passes."""
+    tipstats_home = resolve_home(home)
+    progress.emit("build", "start")
+    summary = run_models(str(tipstats_home.root), warehouse_fingerprint(tipstats_home))
+    progress.emit("build", "done", models=summary.n_models)
+    return summary

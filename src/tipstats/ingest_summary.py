@@ -1,0 +1,104 @@
+"""Pure: what happened to each inbox file, and the run's summary, as plain data.
+
+Flows publish these as Prefect artifacts and the CLI prints them; both read the same objects.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+REPORT_COLUMNS = ("rule_id", "severity", "row", "column", "value", "message")
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    file_name: str
+    status: str  # accepted | rejected | duplicate | failed
+    submission_id: int | None = None
+    country: str | None = None
+    n_rows: int = 0
+    n_errors: int = 0
+    n_warnings: int = 0
+    message: str = ""
+    report_path: str | None = None
+    report: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPORT_COLUMNS))
+
+    @classmethod
+    def failed(cls, path: Path, message: str) -> FileOutcome:
+        return cls(file_name=path.name, status="failed", message=message)
+
+    @property
+    def archive_folder(self) -> str:
+        return "rejected" if self.status == "rejected" else "accepted"
+
+    def artifact_key(self) -> str:
+        # Prefect artifact keys allow lowercase letters, digits and dashes only.
+        stem = re.sub(r"[^a-z0-9]+", "-", Path(self.file_name).stem.lower()).strip("-")
+        suffix = f"s{self.submission_id}" if self.submission_id is not None else "unsaved"
+        return f"validation-{stem or 'file'}-{suffix}"[:100]
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    outcomes: tuple[FileOutcome, ...]
+
+    @property
+    def accepted(self) -> int:
+        return sum(o.status == "accepted" for o in self.outcomes)
+
+    @property
+    def rejected(self) -> int:
+        return sum(o.status == "rejected" for o in self.outcomes)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(o.status == "duplicate" for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.status == "failed" for o in self.outcomes)
+
+    @property
+    def cells_loaded(self) -> int:
+        return sum(o.n_rows for o in self.outcomes if o.status == "accepted")
+
+
+def summarize_ingest(outcomes: list[FileOutcome]) -> IngestSummary:
+    return IngestSummary(tuple(outcomes))
+
+
+def report_table_rows(outcome: FileOutcome, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` report rows as JSON-safe dicts (an artifact, not the full report)."""
+    head = outcome.report.head(limit).astype(object)
+    head = head.where(head.notna(), None)
+    return [{key: _plain(value) for key, value in row.items()} for row in head.to_dict("records")]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def summary_markdown(summary: IngestSummary) -> str:
+    lines = [
+        "# Inbox ingest",
+        "",
+        f"- accepted: {summary.accepted}",
+        f"- rejected: {summary.rejected}",
+        f"- already received: {summary.duplicates}",
+        f"- failed (left in the inbox for the next run): {summary.failed}",
+        f"- cells loaded: {summary.cells_loaded}",
+        "",
+        "| file | status | submission | rows | errors | warnings | report |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o in summary.outcomes:
+        lines.append(
+            f"| {o.file_name} | {o.status} | {o.submission_id or ''} | {o.n_rows} | "
+            f"{o.n_errors} | {o.n_warnings} | {o.report_path or o.message} |"
+        )
+    return "\n".join(lines) + "\n"
