@@ -412,10 +412,23 @@ def protect(
     config = config or DisclosureConfig()
     frame = table.reset_index(drop=True)
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
-    ex = None if exempt is None else np.asarray(exempt, dtype=bool)
+    ex = np.zeros(len(frame), dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
     flags = primary_flags(values, config, exempt=ex, censored=censored)
-    constraints = margin_constraints(frame, dimensions, keys=keys, value=value)
-    flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
+    # Sub-tables identified by ``keys`` share no constraint: protect each on its own, so that
+    # the audit after each added suppression stays small.
+    groups = (
+        frame.groupby(list(keys), sort=False, dropna=False).indices
+        if keys
+        else {(): np.arange(len(frame))}
+    )
+    for positions in groups.values():
+        if not (flags[positions] == SUPPRESSED_PRIMARY).any():
+            continue
+        part = frame.iloc[positions].reset_index(drop=True)
+        constraints = margin_constraints(part, dimensions, value=value)
+        flags[positions] = secondary_suppression(
+            values[positions], flags[positions], constraints, config, exempt=ex[positions]
+        )
     return with_flags(frame, flags, config, value=value)
 
 

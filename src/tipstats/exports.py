@@ -1,0 +1,320 @@
+"""IO: write the Global Report exports, with disclosure control applied on the way out.
+
+``export_tables`` takes the marts (and the ``submissions`` / ``ref_versions`` tables) as frames
+read by ``tipstats.warehouse`` and writes into ``<out>/<run-id>/``:
+
+* ``global_report_tables.xlsx``: one sheet per table, title, units, notes, frozen header;
+* ``csv/<table>.csv`` and ``parquet/<table>.parquet``: the same tables;
+* ``sdg_16_2_2.sdmx.csv``: SDMX-CSV 2.0 for the SDG database;
+* ``charts/*.png``; ``profiles/<ISO3>.html``: one page per country;
+* ``manifest.json``: run id, time, inputs, reference versions, threshold, sha256 of each file.
+
+The run id is derived from the content: a hash of the published tables, the SDMX file, the
+disclosure settings, the input submissions and the reference versions. Re-exporting an unchanged
+warehouse writes into the same folder, and the CSV, Parquet, SDMX and PNG files come out
+byte-identical (no timestamps inside them); only ``manifest.json`` (its ``created_at``) and the
+XLSX (its document properties) carry the time of the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from tipstats import charts
+from tipstats.codelists import CodeLists, load_codelists
+from tipstats.disclosure import (
+    FLAG,
+    NOT_AVAILABLE,
+    SUPPRESSED_PRIMARY,
+    SUPPRESSED_SECONDARY,
+    DisclosureConfig,
+)
+from tipstats.errors import TipstatsError
+from tipstats.home import Home
+from tipstats.profiles import country_profile
+from tipstats.report_tables import BUILDERS, PublishedTable, build_report_tables
+from tipstats.sdmx import sdg_16_2_2_sdmx
+
+XLSX_NAME = "global_report_tables.xlsx"
+SDMX_NAME = "sdg_16_2_2.sdmx.csv"
+MANIFEST_NAME = "manifest.json"
+INPUT_TABLES = ("submissions", "ref_versions")
+HEADER_ROW = 5  # rows 1-3: title, units, notes; row 4 blank; row 5: column names
+PROFILE_SCHEME = "GLOTIP"
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class ExportResult:
+    run_id: str
+    folder: Path
+    files: dict[str, str]
+    tables: list[PublishedTable] = field(repr=False)
+    manifest: dict = field(repr=False)
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def export_home(
+    home: Home, *, out: Path | None = None, config: DisclosureConfig | None = None
+) -> ExportResult:
+    """Read the published marts through the warehouse and export them (``tipstats export``)."""
+    from tipstats import warehouse
+
+    reader = getattr(warehouse, "read_tables", None)
+    if reader is None:
+        raise TipstatsError("this tipstats.warehouse has no read_tables(): cannot read the marts")
+    if not home.database.exists():
+        raise TipstatsError(
+            f"no warehouse at {home.database}: run `tipstats submit` and `tipstats build` first",
+            exit_code=2,
+        )
+    tables = reader(home, [*BUILDERS, *INPUT_TABLES])
+    return export_tables(tables, out if out is not None else home.exports, config=config)
+
+
+def export_tables(
+    tables: Mapping[str, pd.DataFrame | None],
+    out: Path,
+    *,
+    config: DisclosureConfig | None = None,
+    codelists: CodeLists | None = None,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Protect, render and write every export; returns where they went and their hashes."""
+    config = config or DisclosureConfig()
+    codes = codelists or load_codelists()
+    marts = {name: tables[name] for name in BUILDERS if tables.get(name) is not None}
+    published = build_report_tables(marts, config)
+    exposed = [t.name for t in published if t.n_exposed]
+    if exposed:  # never reached when disclosure works: the audit is the last line of defence
+        raise TipstatsError(f"disclosure audit failed for {', '.join(exposed)}: nothing written")
+    by_name = {t.name: t for t in published}
+
+    blobs: dict[str, bytes] = {}
+    for table in published:
+        blobs[f"csv/{table.name}.csv"] = _csv_bytes(table.frame)
+        blobs[f"parquet/{table.name}.parquet"] = _parquet_bytes(table.frame)
+    sdmx = sdg_16_2_2_sdmx(by_name["country_table"].frame, codes.countries)
+    blobs[SDMX_NAME] = _csv_bytes(sdmx)
+
+    submissions = _submissions(tables.get("submissions"))
+    references = _references(tables.get("ref_versions"), codes)
+    run_id = _run_id(blobs, config, submissions, references)
+    folder = Path(out) / run_id
+
+    label_of = _label_function(codes)
+    blobs["charts/victims_by_region.png"] = charts.to_png(
+        charts.victims_by_region(by_name["regional_totals"].frame)
+    )
+    blobs["charts/sex_age_shares_by_region.png"] = charts.to_png(
+        charts.sex_age_shares(by_name["shares_sex_age"].frame, label_of=label_of)
+    )
+    blobs["charts/exploitation_by_region.png"] = charts.to_png(
+        charts.exploitation_shares(by_name["shares_exploitation"].frame, label_of=label_of)
+    )
+    blobs["charts/flows_by_region.png"] = charts.to_png(charts.flow_shares(by_name["flows"].frame))
+    for iso3, html in _profiles(by_name, codes, config).items():
+        blobs[f"profiles/{iso3}.html"] = html.encode("utf-8")
+    blobs[XLSX_NAME] = _xlsx_bytes(published)
+
+    for name, data in blobs.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(blobs.items())}
+    manifest = {
+        "run_id": run_id,
+        "created_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "threshold": config.threshold,
+        "disclosure": asdict(config),
+        "submissions": submissions,
+        "reference_versions": references,
+        "tables": [_table_summary(t) for t in published],
+        "files": files,
+    }
+    (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    return ExportResult(run_id, folder, files, published, manifest)
+
+
+# --------------------------------------------------------------------------- serialisation
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, engine="pyarrow")
+    return buffer.getvalue()
+
+
+def _run_id(blobs: dict[str, bytes], config, submissions, references) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(blobs):
+        digest.update(name.encode())
+        digest.update(hashlib.sha256(blobs[name]).digest())
+    digest.update(json.dumps([asdict(config), submissions, references], sort_keys=True).encode())
+    return digest.hexdigest()[:12]
+
+
+def _submissions(frame: pd.DataFrame | None) -> list[dict[str, str]]:
+    if frame is None or frame.empty:
+        return []
+    rows = frame
+    if "status" in rows.columns:
+        rows = rows[rows["status"] == "accepted"]
+    rows = rows.sort_values("submission_id")
+    return [
+        {"submission_id": str(r.submission_id), "sha256": str(r.sha256)} for r in rows.itertuples()
+    ]
+
+
+def _references(frame: pd.DataFrame | None, codes: CodeLists) -> list[dict[str, str]]:
+    source = frame if frame is not None and not frame.empty else codes.versions
+    rows = source.sort_values("name")
+    return [
+        {"name": str(r.name), "version": str(r.version), "sha256": str(r.sha256)}
+        for r in rows.itertuples()
+    ]
+
+
+def _table_summary(table: PublishedTable) -> dict[str, object]:
+    flags = pd.concat(
+        [table.frame[c] for c in table.frame.columns if c == FLAG or c.endswith("_flag")]
+    )
+    return {
+        "name": table.name,
+        "rows": len(table.frame),
+        "suppressed_primary": int((flags == SUPPRESSED_PRIMARY).sum()),
+        "suppressed_secondary": int((flags == SUPPRESSED_SECONDARY).sum()),
+        "not_available": int((flags == NOT_AVAILABLE).sum()),
+        "checked_cells": len(table.audit),
+        "exposed_cells": table.n_exposed,
+    }
+
+
+def _label_function(codes: CodeLists):
+    def label_of(dimension: str, code: str) -> str:
+        try:
+            return codes.label(dimension, code)
+        except KeyError:
+            return code
+
+    return label_of
+
+
+# --------------------------------------------------------------------------- XLSX
+
+
+def neutralise(text: str) -> str:
+    """Text that a spreadsheet would read as a formula gets a leading apostrophe."""
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+def _number_format(column: str) -> str | None:
+    if column in ("share", "population_coverage_share"):
+        return "0.0%"
+    if column in ("rate_per_100k", "value_low", "value_high", "index", "pct_change"):
+        return "0.00"
+    if column in ("value", "base_persons", "population", "population_reporting") or (
+        column.startswith("n_") or column in ("base_countries", "panel_size")
+    ):
+        return "#,##0"
+    return None
+
+
+def _xlsx_bytes(tables: list[PublishedTable]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    book = Workbook()
+    book.remove(book.active)
+    for table in tables:
+        sheet = book.create_sheet(title=table.name[:31])
+        sheet.cell(row=1, column=1, value=neutralise(table.title)).font = Font(bold=True, size=13)
+        sheet.cell(row=2, column=1, value=neutralise(f"Units: {table.units}"))
+        sheet.cell(row=3, column=1, value=neutralise(f"Notes: {table.notes}"))
+        columns = list(table.frame.columns)
+        for j, column in enumerate(columns, start=1):
+            sheet.cell(row=HEADER_ROW, column=j, value=neutralise(str(column))).font = Font(
+                bold=True
+            )
+            sheet.column_dimensions[get_column_letter(j)].width = max(10, len(str(column)) + 2)
+        formats = [_number_format(str(c)) for c in columns]
+        for i, record in enumerate(table.frame.itertuples(index=False), start=HEADER_ROW + 1):
+            for j, value in enumerate(record, start=1):
+                cell = sheet.cell(row=i, column=j)
+                if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+                    continue
+                if isinstance(value, str):
+                    cell.value = neutralise(value)
+                    cell.data_type = "s"
+                else:
+                    cell.value = value.item() if hasattr(value, "item") else value
+                    if formats[j - 1]:
+                        cell.number_format = formats[j - 1]
+        sheet.freeze_panes = sheet.cell(row=HEADER_ROW + 1, column=1)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def _profiles(
+    by_name: dict[str, PublishedTable], codes: CodeLists, config: DisclosureConfig
+) -> dict[str, str]:
+    country_rows = by_name["country_table"].frame
+    if "series" in country_rows.columns:
+        series = sorted(set(country_rows["series"]))
+        main = "VC_HTF_DETV" if "VC_HTF_DETV" in series else series[0]
+        totals = country_rows[country_rows["series"] == main]
+    else:
+        totals = country_rows
+    shares = by_name["shares_sex_age"].frame
+    if "scheme" in shares.columns:
+        shares = shares[shares["scheme"] == PROFILE_SCHEME]
+    if "indicator" in shares.columns:
+        shares = shares[shares["indicator"] == charts.VICTIMS]
+    members = codes.region_members[codes.region_members["scheme"] == PROFILE_SCHEME]
+    region_of = dict(zip(members["iso3"], members["region_code"], strict=True))
+    region_name = dict(zip(members["region_code"], members["region_name"], strict=False))
+    names = dict(zip(codes.countries["iso3"], codes.countries["name_en"], strict=True))
+    symbols = {
+        SUPPRESSED_PRIMARY: config.primary_symbol,
+        SUPPRESSED_SECONDARY: config.secondary_symbol,
+    }
+    label_of = _label_function(codes)
+    group_label = {("_T", "_T"): "All victims"} | {
+        (s, a): f"{label_of('sex', s)}, {label_of('age', a)}"
+        for s in ("F", "M")
+        for a in ("Y_GE18", "Y0T17")
+    }
+    pages = {}
+    for iso3, rows in totals.groupby("country", sort=True):
+        region = region_of.get(iso3, "")
+        pages[str(iso3)] = country_profile(
+            iso3=str(iso3),
+            name=names.get(iso3, str(iso3)),
+            region=region_name.get(region, region or "no region"),
+            scheme=PROFILE_SCHEME,
+            country_rows=rows,
+            region_shares=shares[shares["region"] == region] if "region" in shares else shares,
+            symbols=symbols,
+            group_label=group_label,
+            source=charts.SOURCE,
+        )
+    return pages
