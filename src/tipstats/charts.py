@@ -7,6 +7,7 @@ Every chart carries its source and coverage in a caption under the axes.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Callable
 
 import matplotlib
@@ -16,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from tipstats.columns import AGE, EXPLOITATION, INDICATOR, SEX, TOTAL, YEAR  # noqa: E402
 
@@ -71,6 +73,7 @@ def victims_by_region(totals: pd.DataFrame, scheme: str = DEFAULT_SCHEME) -> Fig
             markersize=3,
             label=str(label),
         )
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(f"Detected victims of trafficking by region ({scheme} regions)")
     axes.set_xlabel("Year")
     axes.set_ylabel("Detected victims (persons)")
@@ -93,31 +96,32 @@ def _stacked_shares(
     frame = _scheme(shares, scheme).assign(category=category)
     year = _latest_year(frame)
     frame = frame[frame[YEAR] == year] if year is not None else frame
-    frame = frame.assign(label=_region_label(frame))
+    label = _region_label(frame).astype(str)
+    if "base_countries" in frame.columns:
+        n = pd.to_numeric(frame["base_countries"], errors="coerce").fillna(0).astype(int)
+        label = label + " (" + n.astype(str) + n.map({1: " country"}).fillna(" countries") + ")"
+    frame = frame.assign(label=label.map(lambda text: textwrap.fill(text, 26)))
+    order = list(dict.fromkeys(frame["category"]))
     table = frame.pivot_table(
         index="label", columns="category", values="share", aggfunc="sum", dropna=False
-    ).sort_index()
+    ).sort_index(ascending=False)
+    table = table[[c for c in order if c in table.columns]]
     figure, axes = plt.subplots(figsize=(9, 5.4))
-    figure.subplots_adjust(bottom=0.2, left=0.3, right=0.8)
+    figure.subplots_adjust(bottom=0.2, left=0.27, right=0.76)
     left = pd.Series(0.0, index=table.index)
     for column in table.columns:
         widths = table[column].astype(float).fillna(0.0)
         axes.barh(table.index.astype(str), widths, left=left, label=str(column))
         left = left + widths
     axes.set_xlim(0, 1)
+    axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"Share of detected victims with known {what}")
-    axes.set_ylabel("Region")
     axes.set_title(f"{title}, {year} ({scheme} regions)")
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    base = frame.drop_duplicates("label")
-    if "base_countries" in base.columns and len(base):
-        counts = pd.to_numeric(base["base_countries"], errors="coerce")
-        coverage = (
-            f"Coverage: {int(counts.min())} to {int(counts.max())} countries per region report "
-            f"{what}; shares are pooled counts. Hidden shares (small counts) are left blank."
-        )
-    else:
-        coverage = "Shares are pooled counts over reporting countries."
+    coverage = (
+        f"Shares are pooled counts over the countries reporting {what} (number in brackets); "
+        "a share hidden to protect a small count is left blank."
+    )
     _caption(figure, coverage)
     return figure
 
@@ -161,6 +165,6 @@ def exploitation_shares(
 
 
 def flow_shares(flows: pd.DataFrame, scheme: str = DEFAULT_SCHEME) -> Figure:
-    return _stacked_shares(
-        flows, flows["flow"].astype(str), "Detected victims by flow", scheme, "citizenship"
-    )
+    # Flow codes are not in the code lists: show them as words ("TRANSREGIONAL" -> "Transregional").
+    category = flows["flow"].astype(str).str.replace("_", " ").str.capitalize()
+    return _stacked_shares(flows, category, "Detected victims by flow", scheme, "citizenship")

@@ -93,7 +93,11 @@ def export_tables(
     """Protect, render and write every export; returns where they went and their hashes."""
     config = config or DisclosureConfig()
     codes = codelists or load_codelists()
-    marts = {name: tables[name] for name in BUILDERS if tables.get(name) is not None}
+    marts = {
+        name: _with_region_names(tables[name], codes)
+        for name in BUILDERS
+        if tables.get(name) is not None
+    }
     published = build_report_tables(marts, config)
     exposed = [t.name for t in published if t.n_exposed]
     if exposed:  # never reached when disclosure works: the audit is the last line of defence
@@ -144,6 +148,26 @@ def export_tables(
     }
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
     return ExportResult(run_id, folder, files, published, manifest)
+
+
+def _with_region_names(mart: pd.DataFrame, codes: CodeLists) -> pd.DataFrame:
+    """Add ``region_name`` from the region schemes when a regional mart carries only codes."""
+    region = "region" if "region" in mart.columns else "region_code"
+    if "region_name" in mart.columns or region not in mart.columns or "scheme" not in mart:
+        return mart
+    names = codes.region_members.drop_duplicates(["scheme", "region_code"])
+    lookup = dict(
+        zip(
+            zip(names["scheme"], names["region_code"], strict=True),
+            names["region_name"],
+            strict=True,
+        )
+    )
+    found = [lookup.get((s, r), r) for s, r in zip(mart["scheme"], mart[region], strict=True)]
+    position = list(mart.columns).index(region) + 1
+    out = mart.copy()
+    out.insert(position, "region_name", found)
+    return out
 
 
 # --------------------------------------------------------------------------- serialisation

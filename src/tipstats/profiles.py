@@ -113,7 +113,7 @@ def _share_rows(
     else:
         year = years[-1] if years else None
     if year is None:
-        return "no year", []
+        return "no published shares", []
     mine = complete[complete[YEAR] == year]
     total = float(mine["value"].sum()) if len(mine) else 0.0
     out = []

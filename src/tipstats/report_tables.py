@@ -21,9 +21,11 @@ from tipstats.disclosure import (
     FLAG,
     OBSERVED,
     PUBLISHED,
+    SUPPRESSED_SECONDARY,
     DisclosureConfig,
     audit,
     protect,
+    with_flags,
 )
 from tipstats.errors import TipstatsError
 
@@ -123,6 +125,22 @@ def _blank_where_hidden(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataF
     return out
 
 
+def _withhold_small_aggregates(
+    protected: pd.DataFrame, exempt: np.ndarray | None, config: DisclosureConfig
+) -> pd.DataFrame:
+    """Hide every aggregate that pools fewer than ``min_countries`` countries.
+
+    Such an aggregate is a country figure (or the sum of two) protected with another pattern
+    than the country table; published side by side, the two could be differenced. Hiding it
+    costs nothing a reader cannot already get from the country table.
+    """
+    if exempt is None:
+        return protected
+    flags = protected[FLAG].to_numpy(dtype=object).copy()
+    flags[(~exempt) & (flags == OBSERVED)] = SUPPRESSED_SECONDARY
+    return with_flags(protected.drop(columns=[FLAG, PUBLISHED, DISPLAY]), flags, config)
+
+
 def _finish(frame: pd.DataFrame, value: str = "value") -> pd.DataFrame:
     """Replace the true counts by the published ones; drop the display helper."""
     return frame.assign(**{value: frame[PUBLISHED]}).drop(columns=[PUBLISHED, DISPLAY])
@@ -147,6 +165,7 @@ def protect_counts(
     exempt = _exempt(frame, exempt_by, config) if exempt_by else None
     censored = frame["status"].eq("C").to_numpy() if "status" in frame.columns else None
     protected = protect(frame, dims, config, keys=keys, exempt=exempt, censored=censored)
+    protected = _withhold_small_aggregates(protected, exempt, config)
     result = audit(protected, dims, config, keys=keys)
     published = _finish(_blank_where_hidden(protected, derived))
     return published, result
@@ -191,6 +210,7 @@ def protect_shares(
     table = _sorted(table, [*keys, CATEGORY])
     exempt = _exempt(table, BASE_COUNTRIES, config)
     protected = protect(table, [CATEGORY], config, keys=keys, exempt=exempt)
+    protected = _withhold_small_aggregates(protected, exempt, config)
     result = audit(protected, [CATEGORY], config, keys=keys)
 
     base_rows = protected[protected[CATEGORY] == TOTAL]
@@ -229,7 +249,8 @@ def regional_totals(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTa
         notes=(
             "Totals are sums over the countries that reported the cell (no imputation); "
             "n_countries and population_coverage_share give the coverage. Aggregates pooling "
-            f"fewer than {config.min_countries} countries are protected like country figures."
+            f"fewer than {config.min_countries} countries are hidden (flag suppressed_secondary):"
+            " the country table holds those figures, protected."
         ),
         frame=published,
         count_columns=("value",),
@@ -299,6 +320,8 @@ def flows(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
         )
     if SHARE not in frame.columns:
         frame = frame.assign(**{SHARE: frame["value"] / frame[BASE_PERSONS]})
+    if BASE_COUNTRIES not in frame.columns and N_COUNTRIES in frame.columns:
+        frame = frame.assign(**{BASE_COUNTRIES: frame[N_COUNTRIES]})
     published, result = protect_shares(
         frame, categories=["flow"], keys=[SCHEME, REGION, YEAR, INDICATOR], config=config
     )

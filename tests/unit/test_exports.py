@@ -23,8 +23,9 @@ from tipstats.report_tables import audit_published
 
 T = "_T"
 # Region WSE pools three countries (published as it is); NAME holds one (always protected).
-COUNTRIES = {"AUT": "WSE", "BEL": "WSE", "CHE": "WSE", "DZA": "NAME"}
-REGION_NAMES = {"WSE": "Western and Southern Europe", "NAME": "=North Africa"}
+WSE, NAME = "WESTERN_SOUTHERN_EUROPE", "NORTH_AFRICA_MIDDLE_EAST"
+COUNTRIES = {"AUT": WSE, "BEL": WSE, "CHE": WSE, "DZA": NAME}
+REGION_NAMES = {WSE: "Western and Southern Europe", NAME: "=North Africa"}
 YEARS = (2020, 2021, 2022)
 GROUPS = (("F", "Y_GE18"), ("F", "Y0T17"), ("M", "Y_GE18"), ("M", "Y0T17"))
 FORMS = (
@@ -132,7 +133,7 @@ def region_marts(cells: pd.DataFrame, sdg: pd.DataFrame) -> dict[str, pd.DataFra
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def warehouse_tables() -> dict[str, pd.DataFrame]:
     """The marts, written to and read back from DuckDB as the warehouse would serve them."""
     cells = country_cells()
@@ -153,9 +154,10 @@ def warehouse_tables() -> dict[str, pd.DataFrame]:
     return {name: con.table(name).df() for name in marts}
 
 
-@pytest.fixture
-def exported(tmp_path: Path, warehouse_tables):
-    return export_tables(warehouse_tables, tmp_path / "exports", config=DisclosureConfig())
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory, warehouse_tables):
+    out = tmp_path_factory.mktemp("run") / "exports"
+    return export_tables(warehouse_tables, out, config=DisclosureConfig())
 
 
 def test_files_written_into_run_folder(exported) -> None:
@@ -197,7 +199,7 @@ def test_xlsx_sheets_headers_values(exported) -> None:
     wse = next(
         r
         for r in rows
-        if r["region"] == "WSE"
+        if r["region"] == WSE
         and r["year"] == 2021
         and r["sex"] == T
         and r["age"] == T
@@ -210,8 +212,11 @@ def test_xlsx_sheets_headers_values(exported) -> None:
     assert wse["value"] == expected  # three countries: published as it is
     assert wse["flag"] == OBSERVED
     # The one-country region is protected, and its formula-like name is neutralised.
-    name = next(r for r in rows if r["region"] == "NAME")
-    assert name["region_name"] == "'=North Africa"
+    name = [r for r in rows if r["region"] == NAME]
+    assert name[0]["region_name"] == "'=North Africa"
+    # One country: the aggregate is hidden (the country table holds the figure, protected).
+    assert all(r["value"] is None for r in name)
+    assert {r["flag"] for r in name} <= {"suppressed_primary", "suppressed_secondary"}
     column = header.index("value") + 1
     numbers = [r[0] for r in sheet.iter_rows(6, min_col=column, max_col=column) if r[0].value]
     assert numbers and all(c.number_format == "#,##0" for c in numbers)
@@ -268,15 +273,14 @@ def test_sdmx_csv_parses_with_pysdmx(exported) -> None:
     assert aut["UNIT_MEASURE"] == "NUMBER" and aut["CONF_STATUS"] == "F"
 
 
-def test_reexport_is_byte_identical(tmp_path: Path, warehouse_tables, exported) -> None:
-    again = export_tables(warehouse_tables, tmp_path / "exports", config=DisclosureConfig())
-    assert again.run_id == exported.run_id
+def test_reexport_is_byte_identical(warehouse_tables, exported) -> None:
+    again = export_tables(warehouse_tables, exported.folder.parent, config=DisclosureConfig())
+    assert again.run_id == exported.run_id and again.folder == exported.folder
     for name, digest in exported.files.items():
         if name.endswith((".csv", ".parquet", ".png", ".html")):
             assert again.files[name] == digest, name
-    other = export_tables(
-        warehouse_tables, tmp_path / "other", config=DisclosureConfig(threshold=10)
-    )
+    other_root = exported.folder.parent.parent / "other"
+    other = export_tables(warehouse_tables, other_root, config=DisclosureConfig(threshold=10))
     assert other.run_id != exported.run_id
 
 
@@ -300,6 +304,10 @@ def test_profile_is_escaped_and_self_contained(exported) -> None:
     assert "Algeria" in html and "&lt;5" in html
     assert "http://" not in html and "https://" not in html and "<script" not in html
     assert "North Africa" in html
+    aut = (exported.folder / "profiles/AUT.html").read_text()
+    assert "Austria" in aut and "Western and Southern Europe" in aut
+    # Its own shares against its region's, for the latest year both publish.
+    assert "Shares by sex and age, 2022" in aut and aut.count("%</td>") == 8
 
 
 def test_missing_mart_is_a_clear_error(tmp_path: Path, warehouse_tables) -> None:
