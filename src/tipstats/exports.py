@@ -19,6 +19,7 @@ XLSX (its document properties) carry the time of the run.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 from collections.abc import Mapping
@@ -68,16 +69,18 @@ def export_home(
     home: Home, *, out: Path | None = None, config: DisclosureConfig | None = None
 ) -> ExportResult:
     """Read the published marts through the warehouse and export them (``tipstats export``)."""
-    from tipstats import warehouse
-
-    reader = getattr(warehouse, "read_tables", None)
-    if reader is None:
-        raise TipstatsError("this tipstats.warehouse has no read_tables(): cannot read the marts")
     if not home.database.exists():
         raise TipstatsError(
             f"no warehouse at {home.database}: run `tipstats submit` and `tipstats build` first",
             exit_code=2,
         )
+    try:
+        warehouse = importlib.import_module("tipstats.warehouse")
+    except ModuleNotFoundError as missing:
+        raise TipstatsError("no tipstats.warehouse module: cannot read the marts") from missing
+    reader = getattr(warehouse, "read_tables", None)
+    if reader is None:
+        raise TipstatsError("tipstats.warehouse has no read_tables(): cannot read the marts")
     tables = reader(home, [*BUILDERS, *INPUT_TABLES])
     return export_tables(tables, out if out is not None else home.exports, config=config)
 
