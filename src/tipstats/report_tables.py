@@ -59,6 +59,26 @@ ALIASES = {
 }
 
 
+# Columns computed from a count: published only where the count is.
+DERIVED = ("share", "rate_per_100k", "value_low", "value_high", "index", "pct_change")
+# Identifying columns first, in this order, then the rest as the mart has them.
+LEADING = (
+    SCHEME,
+    REGION,
+    "region_name",
+    SERIES,
+    COUNTRY,
+    INDICATOR,
+    "rollup",
+    "base_year",
+    YEAR,
+    SEX,
+    AGE,
+    EXPLOITATION,
+    "flow",
+)
+
+
 class ExportError(TipstatsError):
     """A mart is missing or lacks a column an export needs."""
 
@@ -225,7 +245,7 @@ def protect_shares(
         part_rows[[*keys, CATEGORY, PUBLISHED, FLAG]], on=[*keys, CATEGORY], how="left"
     ).merge(base_view, on=keys, how="left")
     merged = merged.rename(columns={PUBLISHED: "value"}).drop(columns=[CATEGORY])
-    merged = _blank_where_hidden(merged, [SHARE])
+    merged = _blank_where_hidden(merged, DERIVED)
     return _sorted(merged, [*keys, *categories]), result
 
 
@@ -240,7 +260,7 @@ def regional_totals(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTa
         keys=[SCHEME, REGION, YEAR, INDICATOR],
         config=config,
         exempt_by=N_COUNTRIES,
-        derived=["rate_per_100k", "value_low", "value_high"],
+        derived=DERIVED,
     )
     return PublishedTable(
         name="regional_totals",
@@ -349,7 +369,7 @@ def trends(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
         keys=[SCHEME, REGION, INDICATOR, "base_year", YEAR],
         config=config,
         exempt_by="panel_size",
-        derived=["index", "pct_change"],
+        derived=DERIVED,
     )
     return PublishedTable(
         name="trends",
@@ -377,7 +397,7 @@ def country_table(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTabl
         keys=keys,
         config=config,
         exempt_by=None,
-        derived=["rate_per_100k"],
+        derived=DERIVED,
     )
     published = _sorted(published, [SERIES, COUNTRY, YEAR, SEX, AGE, EXPLOITATION])
     return PublishedTable(
@@ -416,7 +436,12 @@ def build_report_tables(
         raise ExportError(
             f"the warehouse has no mart {', '.join(missing)}: run `tipstats build` first"
         )
-    return [build(marts[name], config) for name, build in BUILDERS.items()]
+    tables = [build(marts[name], config) for name, build in BUILDERS.items()]
+    for table in tables:
+        leading = _present(table.frame, LEADING)
+        rest = [c for c in table.frame.columns if c not in leading]
+        table.frame = table.frame[[*leading, *rest]]
+    return tables
 
 
 def audit_published(table: PublishedTable, config: DisclosureConfig) -> pd.DataFrame:
