@@ -207,7 +207,7 @@ def test_spanish_header_and_labels_kept_as_text():
         "Perú",
         "2020",
         "Mujer",
-        "1.282",
+        "1 282",
     )
 
 
