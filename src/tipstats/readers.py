@@ -58,7 +58,10 @@ MAX_PARSE_ERRORS = 50  # after that many broken records the rest of the file is 
 _ZIP_MAGIC = b"PK\x03\x04"
 _BINARY_MAGICS = {
     _ZIP_MAGIC: "a zip archive or an Excel workbook (.xlsx): name it .xlsx, or save it as CSV",
-    b"\xd0\xcf\x11\xe0": "an old Excel (.xls) or Word file: save it as .xlsx or CSV",
+    b"\xd0\xcf\x11\xe0": (
+        "an old Excel (.xls) file or a password-protected workbook: save it as .xlsx without a "
+        "password, or as CSV"
+    ),
     b"%PDF": "a PDF document",
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -67,10 +70,11 @@ _BINARY_MAGICS = {
 # Characters that a Western European text decoded as Windows-1252 plausibly holds, besides letters.
 _PLAUSIBLE_SYMBOLS = set("\u00a0’‘“”–—…€°«»·ºª§©®¿¡×•´¨¸½¼¾±²³µ¶")
 _UTF8_LATIN_PAIR = re.compile(rb"[\xc3\xc2][\x80-\xbf]")
-# A cell a spreadsheet would run as a formula (CSV injection): =..., or +, -, @ before something
-# that is not a number.
+# A cell a spreadsheet would run as a formula (CSV injection): `=...`, `@NAME`, or `+`/`-` followed
+# by what only formulas hold (a call, a cell reference, a pipe to a program). `-5`, `+12`, `-`
+# and `- revised` are left alone: they are numbers or words, for validation to judge.
 _FORMULA_CHARS = ("=", "+", "-", "@")
-_SIGNED_NUMBER = r"^\s*[+\-]?\s*[\d.,\s\u00a0]+\s*$|^\s*-+\s*$"
+_FORMULA = r"^\s*(?:=\S|@[A-Za-z_]|[+\-][^\n]*[(!|=$])"
 
 
 @dataclass(frozen=True)
@@ -390,8 +394,13 @@ def _zip_is_safe(path: Path, grid: _Grid) -> bool:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         with path.open("rb") as handle:
-            looks_text = _binary_reason(handle.read(HEAD_BYTES)) is None
-        hint = " (it looks like text: if it is a CSV file, name it .csv)" if looks_text else ""
+            reason = _binary_reason(handle.read(HEAD_BYTES))
+        if reason is None:
+            hint = " (it looks like text: if it is a CSV file, name it .csv)"
+        elif reason.startswith("an old Excel"):
+            hint = f": it looks like {reason}"
+        else:
+            hint = ""
         grid.fail("file.not_xlsx", f"this is not an Excel workbook (.xlsx){hint}")
         return False
     with archive:
@@ -699,7 +708,7 @@ def _formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
         suspects = cells[first.isin(_FORMULA_CHARS).fillna(False).astype(bool)]
         if suspects.empty:
             continue
-        formulas = suspects[~suspects.str.contains(_SIGNED_NUMBER, regex=True, na=False)]
+        formulas = suspects[suspects.str.contains(_FORMULA, regex=True, na=False)]
         if formulas.empty:
             continue
         reports.append(
@@ -709,8 +718,8 @@ def _formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
                 frame.loc[formulas.index, C.SOURCE_ROW],
                 column,
                 formulas,
-                f"this {column} cell starts like a spreadsheet formula (=, +, -, @); "
-                "formulas are not accepted: write the value itself",
+                f"this {column} cell looks like a spreadsheet formula, which could run when the "
+                "file is opened; formulas are not accepted: write the value itself",
             )
         )
     return concat_reports(reports)

@@ -148,11 +148,12 @@ def test_formula_like_cells_spare_numbers_and_dashes(tmp_path):
             HEADER,
             "NLD,2021,VICTIMS_DETECTED,F,_T,_T,_T,-5,A,POLICE,-",
             "NLD,2021,VICTIMS_DETECTED,M,_T,_T,_T,+12,A,POLICE,+33 6 12",
+            "NLD,2021,VICTIMS_DETECTED,M,_T,_T,_T,12,A,POLICE,- revised in 2022",
             "NLD,2021,VICTIMS_DETECTED,_T,_T,_T,_T,-2+3+cmd|' /C calc'!A0,A,POLICE,",
         ]
     )
     parsed = read_submission(write(tmp_path, "f.csv", body))
-    assert rules(parsed) == [("value.formula_like", "error", 4, "value")]
+    assert rules(parsed) == [("value.formula_like", "error", 5, "value")]
 
 
 def test_duplicate_column_keeps_the_first(tmp_path):
@@ -279,6 +280,22 @@ def test_formula_in_xlsx_is_flagged(tmp_path):
     path = tmp_path / "f.xlsx"
     workbook.save(path)
     assert ("value.formula_like", "error", 2, "value") in rules(read_submission(path))
+
+
+def test_password_protected_workbook_is_named(tmp_path):
+    path = write(tmp_path, "locked.xlsx", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))
+    parsed = read_submission(path)
+    assert rules(parsed) == [("file.not_xlsx", "error", None, None)]
+    assert "password" in parsed.problems["message"].iloc[0]
+
+
+def test_excel_sep_line_is_skipped(tmp_path):
+    body = "sep=;\n" + HEADER.replace(",", ";") + "\n" + ROW.replace(",", ";") + "\n"
+    parsed = read_submission(write(tmp_path, "excel.csv", body))
+    assert parsed.delimiter == ";"
+    assert parsed.header_row == 2
+    assert list(parsed.frame[C.VALUE]) == ["800"]
+    assert not len(parsed.problems)
 
 
 def test_zip_that_lies_about_its_size_is_refused(tmp_path):
