@@ -527,6 +527,7 @@ def _parse_grid(grid: _Grid, path: Path, file_type: str, aliases: Mapping[str, s
     data, numbers = _data_rows(grid, position + 1, len(header))
     reports = grid.reports
     reports.append(_header_problems(match, header, header_row))
+    reports.append(_unnamed_columns(match, header, data, numbers))
     missing = match.missing()
     if not data:
         reports.append(
@@ -657,6 +658,33 @@ def _header_problems(match: HeaderMatch, header: list[str], header_row: int) -> 
                 row=header_row,
                 column=column,
                 value=header[position].strip(),
+            )
+        )
+    return concat_reports(reports)
+
+
+def _unnamed_columns(
+    match: HeaderMatch, header: list[str], rows: list[list[str]], numbers: list[int]
+) -> pd.DataFrame:
+    """Values under a header cell left blank are ignored, but never silently."""
+    named = set(match.columns) | set(match.unknown) | set(match.duplicates)
+    reports = []
+    for position in range(len(header)):
+        if position in named:
+            continue
+        pairs = zip(rows, numbers, strict=True)
+        filled = [number for row, number in pairs if row[position].strip()]
+        if not filled:
+            continue
+        shown = ", ".join(str(n) for n in filled[:5]) + (", ..." if len(filled) > 5 else "")
+        reports.append(
+            one_problem(
+                "structure.unnamed_column",
+                WARNING,
+                f"column {position + 1} has no name in the header but holds values (rows "
+                f"{shown}); they are ignored",
+                row=filled[0],
+                column=f"column {position + 1}",
             )
         )
     return concat_reports(reports)

@@ -156,6 +156,13 @@ def test_formula_like_cells_spare_numbers_and_dashes(tmp_path):
     assert rules(parsed) == [("value.formula_like", "error", 5, "value")]
 
 
+def test_values_under_a_blank_header_cell_are_reported(tmp_path):
+    body = HEADER + ",\n" + ROW + ",\n" + ROW + ",stray\n"
+    parsed = read_submission(write(tmp_path, "stray.csv", body))
+    assert rules(parsed) == [("structure.unnamed_column", "warning", 3, "column 12")]
+    assert len(parsed.frame) == 2
+
+
 def test_duplicate_column_keeps_the_first(tmp_path):
     parsed = read_submission(BAD / "duplicate_column.csv")
     assert list(parsed.frame[C.VALUE]) == ["1282", "800", "482"]
