@@ -193,6 +193,8 @@ def _binary_reason(head: bytes) -> str | None:
         if head.startswith(magic):
             return what
     if b"\x00" in head:
+        if head[1::2].count(0) > len(head) // 3 or head[0::2].count(0) > len(head) // 3:
+            return "UTF-16 text without a byte order mark: save it as CSV UTF-8"
         return "binary data (it holds NUL bytes)"
     controls = sum(1 for byte in head if byte < 32 and byte not in b"\t\n\r\f\v")
     if controls > max(2, len(head) // 100):

@@ -119,6 +119,13 @@ def test_every_reader_fixture_is_covered_by_a_case():
     assert all((BAD / name).exists() for name in made)
 
 
+def test_utf16_without_bom_is_named(tmp_path):
+    path = write(tmp_path, "u16.csv", (HEADER + "\n" + ROW + "\n").encode("utf-16-le"))
+    parsed = read_submission(path)
+    assert rules(parsed) == [("file.not_text", "error", None, None)]
+    assert "UTF-16" in parsed.problems["message"].iloc[0]
+
+
 def test_fatal_problems_leave_an_empty_template_frame():
     parsed = read_submission(BAD / "binary_garbage.csv")
     assert parsed.frame.empty
