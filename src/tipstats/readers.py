@@ -475,11 +475,25 @@ def _rows_as_text(values: list[list[object]]) -> list[list[str]]:
         values = [list(row) + [""] * (width - len(row)) for row in values]
     columns = []
     for column in zip(*values, strict=True):
-        if all(type(cell) is str for cell in column):
+        types = set(map(type, column))
+        if types == {str}:
             columns.append(column)
+        elif types <= {str, float, int} and float in types:
+            columns.append(_numbers_as_text(column))
         else:
-            columns.append(tuple(_cell_text(cell) for cell in column))
+            columns.append(tuple(map(_cell_text, column)))
     return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _numbers_as_text(column: tuple[object, ...]) -> tuple[str, ...]:
+    """A column of numbers (and maybe text): whole floats written as integers, in bulk."""
+    numbers = np.array([cell if type(cell) is not str else np.nan for cell in column], dtype=float)
+    whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+    as_int = np.where(whole, numbers, 0).astype(np.int64).astype(str)
+    return tuple(
+        text if is_whole else _cell_text(cell)
+        for cell, text, is_whole in zip(column, as_int.tolist(), whole.tolist(), strict=True)
+    )
 
 
 def _cell_text(cell: object) -> str:

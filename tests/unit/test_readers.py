@@ -285,6 +285,20 @@ def test_xlsx_first_sheet_with_a_header_and_cell_types(tmp_path):
     assert (row[C.VALUE], row[C.SOURCE], row[C.SOURCE_ROW]) == ("3.5", "TRUE", 3)
 
 
+def test_xlsx_mixed_number_and_text_column(tmp_path):
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    workbook.active.append(HEADER.split(","))
+    for value in (1282, "<5", 3.5, "1,282", -4, None):
+        workbook.active.append(["NLD", 2021, "VICTIMS_DETECTED", "F", "_T", "_T", "_T", value])
+    path = tmp_path / "mixed.xlsx"
+    workbook.save(path)
+    parsed = read_submission(path)
+    assert list(parsed.frame[C.VALUE]) == ["1282", "<5", "3.5", "1,282", "-4", ""]
+    assert list(parsed.frame[C.YEAR].unique()) == ["2021"]
+
+
 def test_formula_in_xlsx_is_flagged(tmp_path):
     from openpyxl import Workbook
 
