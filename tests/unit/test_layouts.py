@@ -207,3 +207,18 @@ def test_repeated_totals_are_not_treated_as_subforms():
     out, report = dataunodc_to_template(export([{"txtVALUE": "5"}, {"txtVALUE": "6"}]))
     assert list(out[C.VALUE]) == ["5", "6"]
     assert report.empty
+
+
+def test_header_aliases_file_is_unambiguous():
+    from tipstats.home import reference_dir
+
+    table = pd.read_csv(reference_dir() / "header_aliases.csv", dtype=str, keep_default_na=False)
+    assert list(table.columns) == ["column", "alias", "language"]
+    assert set(table["column"]) == set(C.TEMPLATE_COLUMNS)
+    assert set(table["language"]) <= {"en", "fr", "es"}
+    keys = table.assign(key=table["alias"].map(header_key))
+    per_key = keys.groupby("key")["column"].nunique()
+    assert (per_key == 1).all(), per_key[per_key > 1]
+    # no alias may be taken for a column of the dataUNODC export's own
+    export_only = {header_key(name) for name in ("Dimension", "Category", "txtVALUE", "Iso3_code")}
+    assert not export_only & set(keys["key"])
