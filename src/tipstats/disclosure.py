@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from scipy.optimize import linprog
 
 from tipstats.columns import TOTAL
@@ -184,6 +185,8 @@ def check_recovery(
     flags: Sequence[str] | np.ndarray,
     constraints: Sequence[Constraint],
     config: DisclosureConfig,
+    *,
+    exact_intervals: bool = True,
 ) -> pd.DataFrame:
     """Try to recover every suppressed cell from the published cells and the constraints.
 
@@ -191,17 +194,56 @@ def check_recovery(
     ignored). Returns one row per suppressed cell: ``cell, flag, low, high, exposed``; ``exposed``
     is true when the cell is pinned to one value or, for a primary cell, to an interval narrower
     than ``config.min_width``.
+
+    With ``exact_intervals=False`` the verdict is the same but faster: a few LPs find feasible
+    points of the whole component first, and only a cell whose values over those points are
+    too close gets its own min/max LPs; ``low``/``high`` of the other cells are then an inner
+    bound of the interval (the true interval is at least that wide).
     """
     flag_arr = np.asarray(flags, dtype=object)
-    hidden = np.flatnonzero(np.isin(flag_arr, SUPPRESSED))
-    rows: list[dict[str, object]] = []
-    for component in _components(hidden, constraints):
-        rows.extend(_check_component(component, published, flag_arr, constraints, config))
+    hidden = [int(c) for c in np.flatnonzero(np.isin(flag_arr, SUPPRESSED))]
     columns = ["cell", "flag", "low", "high", "exposed"]
+    if not hidden:
+        return pd.DataFrame(columns=columns)
+    pub = np.asarray(published, dtype=float)
+    touching = [c for c in constraints if any(flag_arr[m] in SUPPRESSED for m in c.members)]
+    low = np.full(len(flag_arr), np.inf)
+    high = np.full(len(flag_arr), -np.inf)
+    if not exact_intervals:
+        # All components at once: a vertex of the whole system is a vertex of each block.
+        system = _System.build(hidden, pub, flag_arr, touching, config)
+        for point in system.feasible_points():
+            low[hidden] = np.minimum(low[hidden], point)
+            high[hidden] = np.maximum(high[hidden], point)
+    rows: list[dict[str, object]] = []
+    by_cell: dict[int, list[int]] = {}
+    for number, constraint in enumerate(touching):
+        for member in constraint.members:
+            by_cell.setdefault(member, []).append(number)
+    for component in _components(hidden, touching):
+        own = [
+            touching[n] for n in sorted({n for cell in component for n in by_cell.get(cell, ())})
+        ]
+        needed = min_width_of(component, flag_arr, config)
+        system = None
+        for i, cell in enumerate(component):
+            lo, hi = low[cell], high[cell]
+            if exact_intervals or hi - lo < needed[i]:
+                system = system or _System.build(component, pub, flag_arr, own, config)
+                lo, hi = system.interval(i, cell)
+            rows.append(
+                {
+                    "cell": cell,
+                    "flag": flag_arr[cell],
+                    "low": lo,
+                    "high": hi,
+                    "exposed": bool(hi - lo < needed[i]),
+                }
+            )
     return pd.DataFrame(rows, columns=columns).sort_values("cell", ignore_index=True)
 
 
-def _components(hidden: np.ndarray, constraints: Sequence[Constraint]) -> list[list[int]]:
+def _components(hidden: Sequence[int], constraints: Sequence[Constraint]) -> list[list[int]]:
     """Suppressed cells linked through shared constraints (solved as one small LP each)."""
     parent = {int(c): int(c) for c in hidden}
 
@@ -221,77 +263,128 @@ def _components(hidden: np.ndarray, constraints: Sequence[Constraint]) -> list[l
     return [sorted(cells) for cells in groups.values()]
 
 
-def _check_component(
-    component: list[int],
-    published: Sequence[float] | np.ndarray,
-    flags: np.ndarray,
-    constraints: Sequence[Constraint],
-    config: DisclosureConfig,
-) -> list[dict[str, object]]:
-    index = {cell: i for i, cell in enumerate(component)}
-    pub = np.asarray(published, dtype=float)
-    eq_rows, eq_rhs, ub_rows, ub_rhs = [], [], [], []
-    for constraint in constraints:
-        if not any(m in index for m in constraint.members):
-            continue
-        row = np.zeros(len(component))
-        rhs = 0.0
-        for member, sign in [(constraint.total, 1.0)] + [(p, -1.0) for p in constraint.parts]:
-            if member in index:
-                row[index[member]] += sign
-            elif flags[member] == NOT_AVAILABLE:
-                continue  # an unknown part turns the equality into total >= known parts
+# Caps the unbounded cells while looking for feasible points: a capped point is still feasible.
+_CAP = 1e7
+# Random directions (and their opposites) tried before any cell gets its own two LPs.
+_DIRECTIONS = 3
+
+
+class _Rows:
+    """Sparse rows of a linear system, collected one constraint at a time."""
+
+    def __init__(self) -> None:
+        self.rows: list[int] = []
+        self.cols: list[int] = []
+        self.vals: list[float] = []
+        self.b: list[float] = []
+
+    def add(self, entries: dict[int, float], rhs: float) -> None:
+        for col, val in entries.items():
+            self.rows.append(len(self.b))
+            self.cols.append(col)
+            self.vals.append(val)
+        self.b.append(rhs)
+
+    def matrix(self, n: int) -> sparse.csr_matrix | None:
+        if not self.b:
+            return None
+        return sparse.csr_matrix((self.vals, (self.rows, self.cols)), shape=(len(self.b), n))
+
+    def rhs(self) -> np.ndarray | None:
+        return np.array(self.b) if self.b else None
+
+
+@dataclass
+class _System:
+    """The reader's linear system over some hidden cells: ``A_eq x = b_eq``, ``A_ub x <= b_ub``."""
+
+    a_eq: sparse.csr_matrix | None
+    b_eq: np.ndarray | None
+    a_ub: sparse.csr_matrix | None
+    b_ub: np.ndarray | None
+    bounds: list[tuple[float, float | None]]
+
+    @classmethod
+    def build(cls, cells, pub, flags, constraints, config: DisclosureConfig) -> _System:
+        index = {cell: i for i, cell in enumerate(cells)}
+        eq, ub = _Rows(), _Rows()
+        for constraint in constraints:
+            entries: dict[int, float] = {}
+            rhs = 0.0
+            for member, sign in [(constraint.total, 1.0)] + [(p, -1.0) for p in constraint.parts]:
+                if member in index:
+                    entries[index[member]] = entries.get(index[member], 0.0) + sign
+                elif flags[member] == NOT_AVAILABLE:
+                    continue  # an unknown part turns the equality into total >= known parts
+                else:
+                    rhs -= sign * pub[member]
+            if constraint.exact and not _touches_not_available(constraint, flags):
+                eq.add(entries, rhs)
             else:
-                rhs -= sign * pub[member]
-        if constraint.exact and not _touches_not_available(constraint, flags):
-            eq_rows.append(row)
-            eq_rhs.append(rhs)
-        else:
-            # total - sum(parts) >= 0  ->  -(row) <= -rhs
-            ub_rows.append(-row)
-            ub_rhs.append(-rhs)
-    bounds = [
-        (config.primary_lower_bound, config.threshold - 1.0)
-        if flags[cell] == SUPPRESSED_PRIMARY
-        else (0.0, None)
-        for cell in component
-    ]
-    a_eq = np.array(eq_rows) if eq_rows else None
-    b_eq = np.array(eq_rhs) if eq_rows else None
-    a_ub = np.array(ub_rows) if ub_rows else None
-    b_ub = np.array(ub_rhs) if ub_rows else None
-    out = []
-    for cell, i in index.items():
-        objective = np.zeros(len(component))
+                # total - sum(parts) >= 0  ->  -(row) <= -rhs
+                ub.add({k: -v for k, v in entries.items()}, -rhs)
+        bounds = [
+            (config.primary_lower_bound, config.threshold - 1.0)
+            if flags[cell] == SUPPRESSED_PRIMARY
+            else (0.0, None)
+            for cell in cells
+        ]
+        n = len(cells)
+        return cls(eq.matrix(n), eq.rhs(), ub.matrix(n), ub.rhs(), bounds)
+
+    def _solve(self, objective: np.ndarray, bounds) -> object:
+        return linprog(
+            objective,
+            A_ub=self.a_ub,
+            b_ub=self.b_ub,
+            A_eq=self.a_eq,
+            b_eq=self.b_eq,
+            bounds=bounds,
+            method="highs",
+        )
+
+    def interval(self, i: int, cell: int) -> tuple[float, float]:
+        objective = np.zeros(len(self.bounds))
         objective[i] = 1.0
-        low = _optimum(objective, a_ub, b_ub, a_eq, b_eq, bounds, cell)
-        high = -_optimum(-objective, a_ub, b_ub, a_eq, b_eq, bounds, cell)
-        width = high - low
-        exposed = width <= _EPS or (
-            flags[cell] == SUPPRESSED_PRIMARY and width < config.min_width - _EPS
-        )
-        out.append(
-            {"cell": cell, "flag": flags[cell], "low": low, "high": high, "exposed": exposed}
-        )
-    return out
+        return self._optimum(objective, cell), -self._optimum(-objective, cell)
+
+    def _optimum(self, objective: np.ndarray, cell: int) -> float:
+        result = self._solve(objective, self.bounds)
+        if result.status == 3:  # unbounded: the reader learns nothing on that side
+            return -np.inf
+        if result.status != 0:
+            raise DisclosureError(
+                f"the constraints around cell {cell} have no solution ({result.message}); "
+                "the table is not consistent with its totals"
+            )
+        return float(result.fun)
+
+    def feasible_points(self) -> list[np.ndarray]:
+        """Vertices for the objectives +-sum and +- a few fixed pseudo-random directions."""
+        n = len(self.bounds)
+        capped = [(lo, _CAP if hi is None else hi) for lo, hi in self.bounds]
+        directions = np.random.default_rng(n).uniform(-1.0, 1.0, size=(_DIRECTIONS, n))
+        objectives = [np.ones(n), -np.ones(n), *directions, *(-directions)]
+        points = []
+        for objective in objectives:
+            result = self._solve(objective, capped)
+            if result.status == 0:
+                points.append(result.x)
+        return points
 
 
 def _touches_not_available(constraint: Constraint, flags: np.ndarray) -> bool:
     return any(flags[m] == NOT_AVAILABLE for m in constraint.members)
 
 
-def _optimum(objective, a_ub, b_ub, a_eq, b_eq, bounds, cell: int) -> float:
-    result = linprog(
-        objective, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
+def min_width_of(component: list[int], flags: np.ndarray, config: DisclosureConfig) -> np.ndarray:
+    """The narrowest interval each hidden cell may have: a point never, ``<5`` ``min_width``."""
+    return np.array(
+        [
+            config.min_width - _EPS if flags[cell] == SUPPRESSED_PRIMARY else _EPS
+            for cell in component
+        ]
     )
-    if result.status == 3:  # unbounded: the reader learns nothing on that side
-        return -np.inf
-    if result.status != 0:
-        raise DisclosureError(
-            f"the constraints around cell {cell} have no solution ({result.message}); "
-            "the table is not consistent with its totals"
-        )
-    return float(result.fun)
 
 
 # --------------------------------------------------------------------------- secondary
@@ -333,7 +426,11 @@ def secondary_suppression(
     for _ in range(max_rounds):
         _pair_up(out, constraints, candidates)
         audit = check_recovery(
-            np.where(np.isin(out, SUPPRESSED), np.nan, v), out, constraints, config
+            np.where(np.isin(out, SUPPRESSED), np.nan, v),
+            out,
+            constraints,
+            config,
+            exact_intervals=False,
         )
         exposed = audit.loc[audit["exposed"], "cell"].tolist()
         if not exposed:
@@ -367,27 +464,38 @@ def _widen(
     candidates,
     constraints: Sequence[Constraint],
 ) -> bool:
-    """Hide one more cell near the first exposed cell; False when nothing is left to hide."""
+    """Hide one more cell near an exposed cell, once per linked block of hidden cells.
+
+    False when no exposed cell has anything left to hide around it.
+    """
+    hidden = [int(c) for c in np.flatnonzero(np.isin(out, SUPPRESSED))]
+    block_of = {}
+    for number, block in enumerate(_components(hidden, constraints)):
+        block_of.update(dict.fromkeys(block, number))
+    done: set[int | None] = set()
     for cell in exposed:
-        pick = candidates(by_cell.get(cell, []))
-        if pick:
-            out[pick[0]] = SUPPRESSED_SECONDARY
-            return True
-    for cell in exposed:
+        if block_of.get(cell) in done:
+            continue
+        if _widen_one(cell, out, by_cell, candidates):
+            done.add(block_of.get(cell))
+    return bool(done)
+
+
+def _widen_one(cell: int, out: np.ndarray, by_cell, candidates) -> bool:
+    pick = candidates(by_cell.get(cell, []))
+    if not pick:
         # Nothing left in its own groups: look one step further, through hidden neighbours.
         neighbours = {m for c in by_cell.get(cell, []) for m in c.members}
-        group = [c for n in neighbours for c in by_cell.get(n, [])]
-        pick = candidates(group)
-        if pick:
-            out[pick[0]] = SUPPRESSED_SECONDARY
+        pick = candidates([c for n in neighbours for c in by_cell.get(n, [])])
+    if pick:
+        out[pick[0]] = SUPPRESSED_SECONDARY
+        return True
+    # Last resort: a small margin shown as "<threshold" can itself give its parts away
+    # (1+1+1+1 = "<5" when zeros are published); show it with the secondary symbol.
+    for constraint in by_cell.get(cell, []):
+        if out[constraint.total] == SUPPRESSED_PRIMARY:
+            out[constraint.total] = SUPPRESSED_SECONDARY
             return True
-    for cell in exposed:
-        # Last resort: a small margin shown as "<threshold" can itself give its parts away
-        # (1+1+1+1 = "<5" when zeros are published); show it with the secondary symbol.
-        for constraint in by_cell.get(cell, []):
-            if out[constraint.total] == SUPPRESSED_PRIMARY:
-                out[constraint.total] = SUPPRESSED_SECONDARY
-                return True
     return False
 
 
@@ -414,21 +522,11 @@ def protect(
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
     ex = np.zeros(len(frame), dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
     flags = primary_flags(values, config, exempt=ex, censored=censored)
-    # Sub-tables identified by ``keys`` share no constraint: protect each on its own, so that
-    # the audit after each added suppression stays small.
-    groups = (
-        frame.groupby(list(keys), sort=False, dropna=False).indices
-        if keys
-        else {(): np.arange(len(frame))}
-    )
-    for positions in groups.values():
-        if not (flags[positions] == SUPPRESSED_PRIMARY).any():
-            continue
-        part = frame.iloc[positions].reset_index(drop=True)
-        constraints = margin_constraints(part, dimensions, value=value)
-        flags[positions] = secondary_suppression(
-            values[positions], flags[positions], constraints, config, exempt=ex[positions]
-        )
+    if (flags == SUPPRESSED_PRIMARY).any():
+        # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
+        # round of the checker solves them together and widens each exposed block once.
+        constraints = margin_constraints(frame, dimensions, keys=keys, value=value)
+        flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
     return with_flags(frame, flags, config, value=value)
 
 
@@ -454,6 +552,7 @@ def audit(
     keys: Sequence[str] = (),
     value: str = "value",
     assume_exact: bool = False,
+    exact_intervals: bool = False,
 ) -> pd.DataFrame:
     """Run the recovery checker on a protected table (``flag`` + ``published`` columns).
 
@@ -478,4 +577,5 @@ def audit(
         assume_exact=assume_exact,
     )
     published = pd.to_numeric(frame[PUBLISHED], errors="coerce").astype(float).to_numpy()
-    return check_recovery(published, frame[FLAG].to_numpy(dtype=object), constraints, config)
+    flags = frame[FLAG].to_numpy(dtype=object)
+    return check_recovery(published, flags, constraints, config, exact_intervals=exact_intervals)
