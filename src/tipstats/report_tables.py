@@ -209,6 +209,12 @@ def protect_shares(
     """
     keys = _present(mart, keys)
     frame = _sorted(mart, [*keys, *categories])
+    if BASE_COUNTRIES not in frame.columns and N_COUNTRIES in frame.columns:
+        frame = frame.assign(**{BASE_COUNTRIES: frame[N_COUNTRIES]})
+    if BASE_PERSONS not in frame.columns and "value" in frame.columns:
+        # The base of a pooled share is the sum of its known categories.
+        base = frame.groupby(keys, dropna=False)["value"].transform("sum")
+        frame = frame.assign(**{BASE_PERSONS: base})
     if "value" in frame.columns:
         counts = pd.to_numeric(frame["value"], errors="coerce")
     else:

@@ -321,3 +321,31 @@ def test_neutralise_formula_like_text() -> None:
     assert neutralise("@SUM(A1)") == "'@SUM(A1)"
     assert neutralise("-2") == "'-2"
     assert neutralise("Western Europe") == "Western Europe"
+
+
+def test_share_mart_without_base_gets_it_from_its_counts() -> None:
+    from tipstats.report_tables import shares_sex_age
+
+    mart = pd.DataFrame(
+        {
+            "scheme": "GLOTIP",
+            "region": "R",
+            "year": 2020,
+            "indicator": "VICTIMS_DETECTED",
+            "sex": ["F", "F", "M", "M"],
+            "age": ["Y_GE18", "Y0T17", "Y_GE18", "Y0T17"],
+            "value": [40, 2, 30, 28],
+            "share": [0.4, 0.02, 0.3, 0.28],
+            "n_countries": 2,
+        }
+    )
+    table = shares_sex_age(mart, DisclosureConfig())
+    assert table.frame["base_persons"].isna().all() or set(table.frame["base_persons"]) == {100}
+    # Two countries: the whole aggregate is withheld, the small count first of all.
+    girls = table.frame[table.frame["age"] == "Y0T17"].iloc[0]
+    assert girls["flag"] == SUPPRESSED_PRIMARY and pd.isna(girls["share"])
+    assert not audit_published(table, DisclosureConfig())["exposed"].any()
+    # Five countries: published as it is.
+    pooled = shares_sex_age(mart.assign(n_countries=5), DisclosureConfig())
+    assert pooled.frame["flag"].eq(OBSERVED).all()
+    assert pooled.frame["value"].tolist() == [2, 40, 28, 30]
