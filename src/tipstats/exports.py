@@ -132,7 +132,7 @@ def export_tables(
     blobs["charts/flows_by_region.png"] = charts.to_png(charts.flow_shares(by_name["flows"].frame))
     for iso3, html in _profiles(by_name, codes, config).items():
         blobs[f"profiles/{iso3}.html"] = html.encode("utf-8")
-    blobs[XLSX_NAME] = _xlsx_bytes(published)
+    blobs[XLSX_NAME] = _xlsx_bytes(published, config)
 
     for name, data in blobs.items():
         path = folder / name
@@ -261,7 +261,12 @@ def _number_format(column: str) -> str | None:
     return None
 
 
-def _xlsx_bytes(tables: list[PublishedTable]) -> bytes:
+# The flag column that says why a count column is empty.
+_FLAG_OF = {"value": FLAG, "base_persons": "base_flag"}
+
+
+def _xlsx_bytes(tables: list[PublishedTable], config: DisclosureConfig) -> bytes:
+    """The report workbook; a hidden count reads ``<5`` or ``x`` as the Report prints it."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -280,10 +285,22 @@ def _xlsx_bytes(tables: list[PublishedTable]) -> bytes:
             )
             sheet.column_dimensions[get_column_letter(j)].width = max(10, len(str(column)) + 2)
         formats = [_number_format(str(c)) for c in columns]
+        symbols = {
+            SUPPRESSED_PRIMARY: config.primary_symbol,
+            SUPPRESSED_SECONDARY: config.secondary_symbol,
+        }
+        flag_at = {
+            j: columns.index(_FLAG_OF[c])
+            for j, c in enumerate(columns)
+            if c in _FLAG_OF and _FLAG_OF[c] in columns
+        }
         for i, record in enumerate(table.frame.itertuples(index=False), start=HEADER_ROW + 1):
             for j, value in enumerate(record, start=1):
                 cell = sheet.cell(row=i, column=j)
                 if value is None or value is pd.NA or (isinstance(value, float) and pd.isna(value)):
+                    if j - 1 in flag_at and record[flag_at[j - 1]] in symbols:
+                        cell.value = symbols[record[flag_at[j - 1]]]
+                        cell.data_type = "s"
                     continue
                 if isinstance(value, str):
                     cell.value = neutralise(value)

@@ -215,11 +215,29 @@ def test_xlsx_sheets_headers_values(exported) -> None:
     name = [r for r in rows if r["region"] == NAME]
     assert name[0]["region_name"] == "'=North Africa"
     # One country: the aggregate is hidden (the country table holds the figure, protected).
-    assert all(r["value"] is None for r in name)
+    assert all(r["value"] in ("<5", "x") for r in name)
     assert {r["flag"] for r in name} <= {"suppressed_primary", "suppressed_secondary"}
     column = header.index("value") + 1
-    numbers = [r[0] for r in sheet.iter_rows(6, min_col=column, max_col=column) if r[0].value]
+    numbers = [
+        r[0]
+        for r in sheet.iter_rows(6, min_col=column, max_col=column)
+        if isinstance(r[0].value, int)
+    ]
     assert numbers and all(c.number_format == "#,##0" for c in numbers)
+
+
+def test_xlsx_shows_symbols_for_hidden_counts(exported) -> None:
+    sheet = load_workbook(exported.folder / XLSX_NAME)["country_table"]
+    header = [c.value for c in sheet[5]]
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(6)]
+    girls = next(
+        r
+        for r in rows
+        if r["country"] == "DZA" and r["year"] == 2020 and r["sex"] == "F" and r["age"] == "Y0T17"
+    )
+    assert girls["value"] == "<5" and girls["flag"] == SUPPRESSED_PRIMARY
+    secondary = [r for r in rows if r["flag"] == "suppressed_secondary"]
+    assert secondary and all(r["value"] == "x" for r in secondary)
 
 
 def test_country_table_small_counts_are_hidden(exported) -> None:
