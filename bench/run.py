@@ -1,0 +1,552 @@
+"""Benchmarks of issue 8: world scale, one submission, validation against peers, scaling.
+
+    .venv/bin/python bench/run.py [--quick] [--repeat N]
+
+Generates the workloads with ``tipstats generate-sample`` into ``bench/work/`` (git-ignored), runs
+each measurement several times as a subprocess (wall time; peak RSS of the process tree from
+``os.wait4``) and writes ``bench/results.md``. Every comparison is a ratio of two measurements of
+the same run on the same machine. A stage whose code does not exist yet (``tipstats run``, the
+peers) is reported as "not available yet" instead of failing, so a later session completes it by
+running this script again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+WORK = BENCH / "work"
+PYTHON = sys.executable
+TIPSTATS = str(Path(sys.executable).parent / "tipstats")
+FRICTIONLESS = str(Path(sys.executable).parent / "frictionless")
+SEED = 1
+LIBRARIES = (
+    "numpy",
+    "pandas",
+    "pandera",
+    "duckdb",
+    "pyarrow",
+    "prefect",
+    "typer",
+    "frictionless",
+    "great_expectations",
+)
+
+
+@dataclass(frozen=True)
+class Scale:
+    countries: int
+    first_year: int
+    last_year: int
+    validation_rows: int
+    repeat: int
+
+    @property
+    def years(self) -> str:
+        return f"{self.first_year}-{self.last_year}"
+
+
+FULL = Scale(countries=200, first_year=2005, last_year=2024, validation_rows=1_000_000, repeat=3)
+QUICK = Scale(countries=40, first_year=2015, last_year=2024, validation_rows=100_000, repeat=3)
+
+
+@dataclass
+class Measurement:
+    name: str
+    what: str
+    seconds: list[float] = field(default_factory=list)
+    peak_mb: float = 0.0
+    status: str = "ok"  # ok | not available yet | peer not installed | failed
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and bool(self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+# --- running and measuring ----------------------------------------------------------------------
+def run_once(argv: list[str], *, expect: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MB) of the process and its waited-for children, and stderr tail."""
+    log = WORK / "last_stderr.txt"
+    with log.open("wb") as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, cwd=ROOT)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    tail = log.read_text(errors="replace")[-600:]
+    if process.returncode not in expect:
+        raise RuntimeError(f"exit {process.returncode}: {' '.join(argv[:3])}...\n{tail}")
+    return seconds, usage.ru_maxrss / 1024, tail  # ru_maxrss is in KiB on Linux
+
+
+def measure(
+    name: str,
+    what: str,
+    argv: list[str],
+    repeat: int,
+    *,
+    setup=None,
+    expect: tuple[int, ...] = (0,),
+) -> Measurement:
+    result = Measurement(name, what)
+    for i in range(repeat):
+        if setup is not None:
+            setup(i)
+        try:
+            seconds, peak, _ = run_once(argv, expect=expect)
+        except RuntimeError as problem:
+            result.status, result.note = "failed", str(problem).splitlines()[0]
+            log(f"  {name}: failed\n{problem}")
+            return result
+        result.seconds.append(seconds)
+        result.peak_mb = max(result.peak_mb, peak)
+        log(f"  {name} run {i + 1}/{repeat}: {seconds:.2f} s, {peak:.0f} MB")
+    return result
+
+
+def unavailable(name: str, what: str, status: str, note: str) -> Measurement:
+    log(f"  {name}: {status} ({note})")
+    return Measurement(name, what, status=status, note=note)
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def python_can_import(module: str) -> tuple[bool, str]:
+    probe = subprocess.run(
+        [PYTHON, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT
+    )
+    lines = probe.stderr.strip().splitlines()
+    return probe.returncode == 0, (lines[-1] if lines else "")
+
+
+# --- workloads ----------------------------------------------------------------------------------
+def generate(countries: int, scale: Scale, out: Path) -> Measurement:
+    if out.exists():
+        shutil.rmtree(out)
+    argv = [TIPSTATS, "generate-sample", "--countries", str(countries), "--years", scale.years]
+    argv += ["--seed", str(SEED), "--out", str(out)]
+    return measure(
+        f"generate {countries} countries",
+        f"`tipstats generate-sample` of {countries} countries x {scale.years} (CSV)",
+        argv,
+        1,
+    )
+
+
+FLOOR_SCRIPT = """
+import sys, duckdb
+source, target = sys.argv[1], sys.argv[2]
+query = f"SELECT * FROM read_csv('{source}/*.csv', header=true, all_varchar=true)"
+duckdb.sql(f"COPY ({query}) TO '{target}' (FORMAT parquet)")
+"""
+
+
+def floor(folder: Path, label: str, repeat: int) -> Measurement:
+    target = WORK / f"floor_{label}.parquet"
+    return measure(
+        f"floor {label}",
+        f"DuckDB alone: read the {label} CSV files (all columns as text), write one Parquet file",
+        [PYTHON, "-c", FLOOR_SCRIPT, str(folder), str(target)],
+        repeat,
+    )
+
+
+def pipeline_available() -> tuple[bool, str]:
+    ok, reason = python_can_import("flows.pipeline")
+    return ok, reason
+
+
+def fresh_home(folder: Path, files: list[Path], template: Path | None = None) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    if template is not None:
+        shutil.copytree(template, folder)
+    inbox = folder / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        shutil.copy2(path, inbox / path.name)
+    return folder
+
+
+def world_pipeline(folder: Path, label: str, repeat: int) -> tuple[Measurement, Path | None]:
+    what = (
+        f"`tipstats run`: the {label} files from inbox to exports (validate, load, marts, export)"
+    )
+    ok, reason = pipeline_available()
+    if not ok:
+        return unavailable(f"pipeline {label}", what, "not available yet", reason), None
+    home = WORK / f"home_{label}"
+    files = sorted(folder.glob("*.csv"))
+    result = measure(
+        f"pipeline {label}",
+        what,
+        [TIPSTATS, "run", "--home", str(home)],
+        repeat,
+        setup=lambda i: fresh_home(home, files),
+    )
+    return result, (home if result.ok else None)
+
+
+def one_submission(world_home: Path | None, scale: Scale, repeat: int) -> Measurement:
+    what = "one new national file into the world-sized warehouse: validate, load, rebuild marts"
+    if world_home is None:
+        return unavailable("one submission", what, "not available yet", "needs the world pipeline")
+    # the next year of the first world country: a typical file, consistent with its series
+    extra = WORK / "one_submission"
+    if extra.exists():
+        shutil.rmtree(extra)
+    first = sorted((WORK / "world_full").glob("*.csv"))[0].name.split("_")[0]
+    argv = [TIPSTATS, "generate-sample", "--countries", first]
+    argv += ["--years", f"{scale.first_year}-{scale.last_year + 1}", "--seed", str(SEED)]
+    run_once([*argv, "--out", str(extra)])
+    new_file = extra / f"{first}_{scale.last_year + 1}.csv"
+    home = WORK / "home_one_submission"
+    return measure(
+        "one submission",
+        what + " (`tipstats run` with one file in the inbox)",
+        [TIPSTATS, "run", "--home", str(home)],
+        repeat,
+        setup=lambda i: fresh_home(home, [new_file], template=world_home),
+    )
+
+
+# --- validation against peers -------------------------------------------------------------------
+def validation_file(world: Path, rows: int) -> Path:
+    """``rows`` template rows: the world files, copied under sources the world does not use so
+    that every key stays unique (a file of many countries: our validator also reports
+    `country.multiple` once per extra country, the peers have no such rule)."""
+    import pandas as pd
+
+    from tipstats.codelists import load_codelists
+
+    target = WORK / f"validation_{rows}.csv"
+    if target.exists():
+        return target
+    frame = pd.concat(
+        [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(world.glob("*.csv"))],
+        ignore_index=True,
+    )
+    unused = [s for s in load_codelists().codes("source") if s not in set(frame["source"])]
+    copies = [frame] + [frame.assign(source=source) for source in unused]
+    big = pd.concat(copies, ignore_index=True)
+    if len(big) < rows:
+        raise RuntimeError(f"the world workload gives only {len(big):,} rows, {rows:,} asked")
+    big.head(rows).to_csv(target, index=False)
+    return target
+
+
+def allowed_values() -> dict[str, list[str]]:
+    """Every code and label our validator accepts in each coded column (the peers' enums)."""
+    from tipstats import columns as C
+    from tipstats.codelists import load_codelists
+
+    codelists = load_codelists()
+    allowed: dict[str, list[str]] = {}
+    for dimension in C.CODED_DIMENSIONS:
+        table = codelists.table(dimension)
+        variants = codelists.code_map.loc[codelists.code_map["dimension"] == dimension, "label"]
+        values = [*table["code"], *table["label_en"], *table["label_fr"], *table["label_es"]]
+        allowed[dimension] = sorted(set(values) | set(variants))
+    iso3 = sorted(codelists.countries["iso3"])
+    allowed[C.CITIZENSHIP] = sorted(set(allowed[C.CITIZENSHIP]) | set(iso3))
+    allowed[C.COUNTRY] = iso3
+    return allowed
+
+
+VALUE_PATTERN = r"^(\d+|<\s*5)?$"
+
+
+def table_schema(path: Path) -> Path:
+    """A Frictionless Table Schema equivalent to our template rules (as far as it can say)."""
+    from tipstats import columns as C
+
+    allowed = allowed_values()
+    fields = []
+    for column in C.TEMPLATE_COLUMNS:
+        spec: dict = {"name": column, "type": "string", "constraints": {}}
+        if column in C.TEMPLATE_REQUIRED and column != C.VALUE:
+            spec["constraints"]["required"] = True
+        if column in allowed:
+            spec["constraints"]["enum"] = allowed[column]
+        if column == C.YEAR:
+            spec = {"name": column, "type": "integer"}
+            spec["constraints"] = {
+                "required": True,
+                "minimum": 2000,
+                "maximum": dt.date.today().year,
+            }
+        if column == C.VALUE:
+            spec["constraints"]["pattern"] = VALUE_PATTERN
+        fields.append(spec)
+    schema = {"fields": fields, "primaryKey": list(C.OBSERVATION_KEY), "missingValues": [""]}
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    return path
+
+
+GX_SCRIPT = """
+import json, sys
+import pandas as pd
+import great_expectations as gx
+path, spec = sys.argv[1], json.loads(open(sys.argv[2]).read())
+frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+context = gx.get_context(mode="ephemeral")
+batch = (
+    context.data_sources.add_pandas("bench")
+    .add_dataframe_asset("submission")
+    .add_batch_definition_whole_dataframe("all")
+    .get_batch(batch_parameters={"dataframe": frame})
+)
+suite = gx.ExpectationSuite(name="template")
+E = gx.expectations
+for column in spec["required"]:
+    suite.add_expectation(E.ExpectColumnValuesToNotBeNull(column=column))
+for column, values in spec["allowed"].items():
+    suite.add_expectation(E.ExpectColumnValuesToBeInSet(column=column, value_set=values))
+suite.add_expectation(E.ExpectColumnValuesToMatchRegex(column="value", regex=spec["value"]))
+suite.add_expectation(E.ExpectColumnValuesToMatchRegex(column="year", regex=r"^\\d{4}$"))
+suite.add_expectation(E.ExpectCompoundColumnsToBeUnique(column_list=spec["key"]))
+result = batch.validate(suite)
+print(json.dumps({"success": bool(result.success)}))
+"""
+
+
+def validation_peers(file: Path, rows: int, repeat: int) -> list[Measurement]:
+    from tipstats import columns as C
+
+    label = f"{rows:,} rows"
+    results = [
+        measure(
+            "validate: tipstats",
+            f"`tipstats validate` of a {label} file (schemas, codes, identities, report)",
+            [TIPSTATS, "validate", "--home", str(WORK / "home_validate"), str(file)],
+            repeat,
+            expect=(0, 1),
+        )
+    ]
+    what = f"`frictionless validate` of the same {label} file with an equivalent Table Schema"
+    if shutil.which(FRICTIONLESS) is None:
+        results.append(unavailable("validate: frictionless", what, "peer not installed", ""))
+    else:
+        schema = table_schema(WORK / "template.schema.json")
+        results.append(
+            measure(
+                "validate: frictionless",
+                what,
+                # --trusted: frictionless refuses absolute paths otherwise ("not safe")
+                [FRICTIONLESS, "validate", "--trusted", str(file), "--schema", str(schema)],
+                repeat,
+                expect=(0, 1),
+            )
+        )
+    what = f"Great Expectations (pandas) on the same {label} file, equivalent expectations"
+    if importlib.util.find_spec("great_expectations") is None:
+        results.append(unavailable("validate: great expectations", what, "peer not installed", ""))
+    else:
+        spec_path = WORK / "gx_spec.json"
+        spec = {
+            "required": [c for c in C.TEMPLATE_REQUIRED if c != C.VALUE],
+            "allowed": allowed_values(),
+            "value": VALUE_PATTERN,
+            "key": list(C.OBSERVATION_KEY),
+        }
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
+        results.append(
+            measure(
+                "validate: great expectations",
+                what,
+                [PYTHON, "-c", GX_SCRIPT, str(file), str(spec_path)],
+                repeat,
+            )
+        )
+    return results
+
+
+# --- report -------------------------------------------------------------------------------------
+def machine() -> list[str]:
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory = "unknown"
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    versions = []
+    for name in LIBRARIES:
+        try:
+            versions.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    return [
+        f"- CPU: {cpu}; nproc {usable} (of {os.cpu_count()})",
+        f"- memory: {memory}",
+        f"- OS: {platform.platform()}",
+        f"- Python {platform.python_version()}; {', '.join(versions)}",
+    ]
+
+
+def row(m: Measurement) -> str:
+    if not m.ok:
+        detail = f"{m.status}" + (f": {m.note}" if m.note else "")
+        return f"| {m.name} | {m.what} | 0 | - | - | - | - | {detail} |"
+    return (
+        f"| {m.name} | {m.what} | {len(m.seconds)} | {m.median:.2f} | {min(m.seconds):.2f} "
+        f"| {max(m.seconds):.2f} | {m.peak_mb:,.0f} | ok |"
+    )
+
+
+def ratio(numerator: Measurement | None, denominator: Measurement | None) -> str:
+    if numerator is None or denominator is None or not (numerator.ok and denominator.ok):
+        return "not available yet"
+    return f"{numerator.median / denominator.median:.2f}"
+
+
+def _shown(m: Measurement | None, what: str) -> str:
+    if m is None or not m.ok:
+        return "not available yet"
+    return f"{m.median:.1f} s" if what == "seconds" else f"{m.peak_mb:,.0f} MB"
+
+
+def write_results(
+    path: Path, command: str, scale: Scale, measured: dict[str, Measurement], started: float
+) -> None:
+    get = measured.get
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {time.time() - started:.0f} s in all. "
+        f"World workload: {scale.countries} countries x {scale.years}, seed {SEED}; "
+        f"validation file: {scale.validation_rows:,} rows. Times are wall seconds of a fresh "
+        "process each run (interpreter start included); peak memory is the largest resident set "
+        "of the process and its children over the runs.",
+        "",
+        "## Machine",
+        "",
+        *machine(),
+        "",
+        "## Measurements",
+        "",
+        "| measurement | what | runs | median s | min s | max s | peak MB | status |",
+        "|---|---|---|---|---|---|---|---|",
+        *(row(m) for m in measured.values()),
+        "",
+        "## Comparisons (ratios of medians, same run)",
+        "",
+        "| comparison | ratio | target |",
+        "|---|---|---|",
+        f"| world pipeline / floor (DuckDB CSV -> Parquet) | "
+        f"{ratio(get('pipeline full'), get('floor full'))} | <= 4 |",
+        f"| frictionless / tipstats validate | "
+        f"{ratio(get('validate: frictionless'), get('validate: tipstats'))} | >= 10 |",
+        f"| great expectations / tipstats validate | "
+        f"{ratio(get('validate: great expectations'), get('validate: tipstats'))} | > 1 |",
+    ]
+    for stage in ("pipeline", "floor"):
+        for part in ("quarter", "half"):
+            lines.append(
+                f"| scaling {stage}: full / {part} (size ratio {4 if part == 'quarter' else 2}) | "
+                f"{ratio(get(f'{stage} full'), get(f'{stage} {part}'))} | <= "
+                f"{4 if part == 'quarter' else 2} |"
+            )
+    world = get("pipeline full")
+    one = get("one submission")
+    lines += [
+        "",
+        "## Absolute targets",
+        "",
+        "| target | measured |",
+        "|---|---|",
+        f"| world end to end < 60 s | {_shown(world, 'seconds')} |",
+        f"| world peak memory < 2 GB | {_shown(world, 'memory')} |",
+        f"| one submission + rebuild < 10 s | {_shown(one, 'seconds')} |",
+        "",
+    ]
+    if scale is QUICK:
+        lines.insert(
+            4,
+            "This is a `--quick` run: a smaller world and validation file than the issue's "
+            "targets; run without `--quick` for the full-size figures.\n",
+        )
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller workloads (a few minutes)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per measurement")
+    parser.add_argument("--out", type=Path, default=BENCH / "results.md")
+    args = parser.parse_args()
+    scale = QUICK if args.quick else FULL
+    repeat = args.repeat or scale.repeat
+    started = time.time()
+    WORK.mkdir(parents=True, exist_ok=True)
+    measured: dict[str, Measurement] = {}
+
+    sizes = {
+        "quarter": max(1, scale.countries // 4),
+        "half": max(1, scale.countries // 2),
+        "full": scale.countries,
+    }
+    folders = {label: WORK / f"world_{label}" for label in sizes}
+    log(f"workloads: {sizes} countries x {scale.years}")
+    for label, countries in sizes.items():
+        result = generate(countries, scale, folders[label])
+        measured[result.name] = result
+        if not result.ok:
+            raise SystemExit(f"cannot generate the workload: {result.note}")
+
+    log("world: floor and pipeline")
+    world_home = None
+    for label in ("full", "half", "quarter"):
+        measured[f"floor {label}"] = floor(folders[label], label, repeat)
+        pipeline, home = world_pipeline(folders[label], label, repeat)
+        measured[f"pipeline {label}"] = pipeline
+        if label == "full":
+            world_home = home
+
+    log("one submission")
+    measured["one submission"] = one_submission(world_home, scale, repeat)
+
+    log("validation against peers")
+    file = validation_file(folders["full"], scale.validation_rows)
+    for result in validation_peers(file, scale.validation_rows, repeat):
+        measured[result.name] = result
+
+    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    if args.repeat:
+        command += f" --repeat {args.repeat}"
+    write_results(args.out, command, scale, measured, started)
+    log(f"results: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
