@@ -1,0 +1,737 @@
+"""IO: the warehouse. The only module that opens DuckDB or writes Parquet.
+
+One DuckDB file (``Home.database``) holds every submission ever received (``submissions``), every
+cell ever loaded with its vintage (``observations``: ``valid_from``/``valid_to``, rows are closed,
+never deleted) and the reference data with its version (``ref_*``). ``docs/warehouse.md`` is the
+reader's guide.
+
+Writes: DuckDB allows one writer process, so every write holds an exclusive ``fcntl`` lock on
+``warehouse/.lock``; readers hold a shared lock for as long as their read-only connection is open.
+A submission loads in one transaction: a kill at any moment leaves all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from tipstats import columns as C
+from tipstats.errors import TipstatsError, UsageError
+from tipstats.home import Home
+
+SCHEMA_VERSION = 1
+LOCK_NAME = ".lock"
+DEFAULT_LOCK_TIMEOUT_S = 600.0
+LOCK_POLL_S = 0.2
+# Test hook (read when a load runs, never at import): a file to create once the load
+# transaction is open, then sleep; lets a test kill ``tipstats submit`` in the middle of a load.
+PAUSE_HOOK_ENV = "TIPSTATS_TEST_PAUSE_IN_LOAD"
+PAUSE_SECONDS = 60.0
+
+ACCEPTED, REJECTED, SUPERSEDED, DUPLICATE = "accepted", "rejected", "superseded", "duplicate"
+
+# Statement types a report author may run through ``tipstats query``.
+READ_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "PRAGMA", "RELATION"})
+
+_DDL = [
+    """create table if not exists schema_version (
+        version integer not null, applied_at timestamp not null)""",
+    """create table if not exists submissions (
+        submission_id integer primary key,
+        sha256 varchar not null unique,
+        original_name varchar not null,
+        raw_path varchar not null,
+        country varchar,
+        layout varchar,
+        received_at timestamp not null,
+        status varchar not null check (status in ('accepted', 'rejected', 'superseded')),
+        n_rows integer not null,
+        n_cells integer not null,
+        n_errors integer not null,
+        n_warnings integer not null,
+        report_path varchar,
+        message varchar)""",
+    """create table if not exists observations (
+        country varchar not null,
+        year integer not null,
+        indicator varchar not null,
+        sex varchar not null,
+        age varchar not null,
+        exploitation varchar not null,
+        citizenship varchar not null,
+        source varchar not null,
+        value bigint,
+        status varchar,
+        comment varchar,
+        submission_id integer not null,
+        source_row integer,
+        valid_from timestamp not null,
+        valid_to timestamp)""",
+    "create or replace view current_observations as "
+    "select * from observations where valid_to is null",
+    # What was known at ``ts``: the rows loaded by then and not yet closed by then.
+    "create or replace macro as_of(ts) as table select * from observations "
+    "where valid_from <= cast(ts as timestamp) "
+    "and (valid_to is null or valid_to > cast(ts as timestamp))",
+    """create table if not exists ref_versions (
+        name varchar primary key, version varchar not null, sha256 varchar not null)""",
+]
+
+OBSERVATION_TABLE_COLUMNS = (
+    *C.OBSERVATION_KEY,
+    C.VALUE,
+    C.STATUS,
+    C.COMMENT,
+    "submission_id",
+    C.SOURCE_ROW,
+    "valid_from",
+    "valid_to",
+)
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """What ``submit`` did with one file."""
+
+    status: str  # accepted | rejected | duplicate
+    submission_id: int
+    sha256: str
+    original_name: str
+    raw_path: Path
+    country: str | None = None
+    layout: str | None = None
+    n_rows: int = 0
+    n_cells: int = 0
+    n_errors: int = 0
+    n_warnings: int = 0
+    report_path: Path | None = None
+    message: str = ""
+    duplicate_of_status: str | None = None
+    report: object | None = field(default=None, repr=False)  # ValidationReport, when validated
+    report_html: Path | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == ACCEPTED or (
+            self.status == DUPLICATE and self.duplicate_of_status != REJECTED
+        )
+
+
+# --------------------------------------------------------------------------- locking
+
+
+@contextlib.contextmanager
+def warehouse_lock(
+    home: Home,
+    *,
+    exclusive: bool = True,
+    timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> Iterator[None]:
+    """Hold ``warehouse/.lock``: exclusive for writers, shared for readers.
+
+    A waiting process is told once who holds the lock (the holder writes its pid into the file)
+    and gives up with a clear error after ``timeout`` seconds.
+    """
+    home.warehouse.mkdir(parents=True, exist_ok=True)
+    path = home.warehouse / LOCK_NAME
+    limit = DEFAULT_LOCK_TIMEOUT_S if timeout is None else timeout
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + limit
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), mode | fcntl.LOCK_NB)
+                break
+            except OSError as busy:
+                if busy.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise
+            if not told and on_wait is not None:
+                on_wait(_busy_message(path))
+                told = True
+            if time.monotonic() >= deadline:
+                raise TipstatsError(
+                    f"{_busy_message(path).rstrip('…')} for {limit:g} s; gave up. Try again later."
+                )
+            time.sleep(LOCK_POLL_S)
+        try:
+            if exclusive:
+                handle.seek(0)
+                handle.truncate()
+                handle.write(str(os.getpid()))
+                handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _busy_message(path: Path) -> str:
+    holder = path.read_text(encoding="utf-8", errors="replace").strip() if path.exists() else ""
+    who = f"submission by pid {holder}" if holder.isdigit() else "another process"
+    return f"warehouse busy, waiting for {who}…"
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table, view and macro if missing (idempotent); record the schema version."""
+    for statement in _DDL:
+        con.execute(statement)
+    found = con.execute("select max(version) from schema_version").fetchone()[0]
+    if found is None:
+        con.execute("insert into schema_version values (?, ?)", [SCHEMA_VERSION, _utcnow()])
+    elif found > SCHEMA_VERSION:
+        raise TipstatsError(
+            f"the warehouse has schema version {found}, newer than this tipstats "
+            f"({SCHEMA_VERSION}): upgrade tipstats"
+        )
+
+
+@contextlib.contextmanager
+def write_connection(
+    home: Home, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection under the exclusive lock, with the schema in place."""
+    home.warehouse.mkdir(parents=True, exist_ok=True)
+    with warehouse_lock(home, exclusive=True, timeout=timeout, on_wait=on_wait):
+        con = duckdb.connect(str(home.database))
+        try:
+            create_schema(con)
+            yield con
+        finally:
+            con.close()
+
+
+@contextlib.contextmanager
+def read_connection(
+    home: Home, *, timeout: float | None = None, on_wait: Callable[[str], None] | None = None
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection (writes are refused by DuckDB itself) under a shared lock."""
+    if not home.database.exists():
+        raise TipstatsError(
+            f"no warehouse at {home.database}: run `tipstats submit FILE` first", exit_code=2
+        )
+    with warehouse_lock(home, exclusive=False, timeout=timeout, on_wait=on_wait):
+        con = duckdb.connect(str(home.database), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+# --------------------------------------------------------------------------- reference data
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, codelists: object) -> bool:
+    """Replace the ``ref_*`` tables when the reference files changed; True when reloaded.
+
+    Runs inside the caller's transaction, so the reference data and the observations loaded
+    with it are committed together.
+    """
+    versions: pd.DataFrame = codelists.versions  # type: ignore[attr-defined]
+    stored = con.execute("select name, sha256 from ref_versions order by name").df()
+    wanted = versions[["name", "sha256"]].sort_values("name").reset_index(drop=True)
+    if stored.reset_index(drop=True).equals(wanted):
+        return False
+    frames = {
+        "ref_countries": codelists.countries,  # type: ignore[attr-defined]
+        "ref_region_members": codelists.region_members,  # type: ignore[attr-defined]
+        "ref_population": codelists.population,  # type: ignore[attr-defined]
+        "ref_codes": codelists.code_table,  # type: ignore[attr-defined]
+        "ref_code_map": codelists.code_map,  # type: ignore[attr-defined]
+        "ref_rollups": codelists.rollups,  # type: ignore[attr-defined]
+    }
+    for name, frame in frames.items():
+        con.register("_ref_frame", pd.DataFrame(frame))
+        con.execute(f"create or replace table {name} as select * from _ref_frame")
+        con.unregister("_ref_frame")
+    con.execute("delete from ref_versions")
+    con.register("_ref_versions", versions[["name", "version", "sha256"]])
+    con.execute("insert into ref_versions select name, version, sha256 from _ref_versions")
+    con.unregister("_ref_versions")
+    return True
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def keep_raw(path: Path, home: Home, digest: str) -> Path:
+    """Copy the file to ``raw/<sha256>.<ext>`` (atomically: a temporary file, then a rename)."""
+    home.raw.mkdir(parents=True, exist_ok=True)
+    suffix = path.suffix.lower() or ".bin"
+    target = home.raw / f"{digest}{suffix}"
+    if not target.exists():
+        with tempfile.NamedTemporaryFile(dir=home.raw, delete=False, suffix=".part") as tmp:
+            temporary = Path(tmp.name)
+        shutil.copyfile(path, temporary)
+        os.replace(temporary, target)
+    return target
+
+
+def find_submission(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[int, str] | None:
+    row = con.execute(
+        "select submission_id, status from submissions where sha256 = ?", [digest]
+    ).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def current_for(con: duckdb.DuckDBPyConnection, countries: Sequence[str]) -> pd.DataFrame:
+    """The current observations of ``countries`` in canonical columns (validation history)."""
+    if not countries:
+        return pd.DataFrame(columns=list(C.OBSERVATION_COLUMNS))
+    frame = con.execute(
+        f"select {', '.join(C.OBSERVATION_COLUMNS)} from current_observations "
+        "where list_contains(?, country)",
+        [list(countries)],
+    ).df()
+    return _canonical_types(frame)
+
+
+def _canonical_types(frame: pd.DataFrame) -> pd.DataFrame:
+    typed = frame.copy()
+    for column in typed.columns:
+        if column in (C.YEAR, C.VALUE, C.SOURCE_ROW):
+            typed[column] = typed[column].astype("Int64")
+        else:
+            typed[column] = typed[column].astype("string")
+    return typed
+
+
+def next_submission_id(con: duckdb.DuckDBPyConnection) -> int:
+    return int(
+        con.execute("select coalesce(max(submission_id), 0) + 1 from submissions").fetchone()[0]
+    )
+
+
+def next_timestamp(con: duckdb.DuckDBPyConnection, now: dt.datetime | None) -> dt.datetime:
+    """``now`` (UTC, naive), pushed past the last submission so vintages are strictly ordered."""
+    stamp = (now or _utcnow()).replace(tzinfo=None)
+    last = con.execute("select max(received_at) from submissions").fetchone()[0]
+    if last is not None and stamp <= last:
+        stamp = last + dt.timedelta(microseconds=1)
+    return stamp
+
+
+def load_observations(
+    con: duckdb.DuckDBPyConnection,
+    observations: pd.DataFrame,
+    submission_id: int,
+    received_at: dt.datetime,
+) -> int:
+    """Close the current rows that ``observations`` cover (same key) and insert the new ones.
+
+    Runs inside the caller's transaction. Returns the number of rows inserted. Rows are never
+    deleted: a superseded row keeps its values and gets ``valid_to``.
+    """
+    key = list(C.OBSERVATION_KEY)
+    if observations[key].duplicated().any():
+        first = observations[observations[key].duplicated(keep=False)].iloc[0]
+        raise TipstatsError(
+            "the harmonized submission holds the same cell twice "
+            f"({', '.join(str(first[c]) for c in key)}): nothing loaded"
+        )
+    frame = observations.reindex(columns=list(C.OBSERVATION_COLUMNS)).copy()
+    frame["submission_id"] = submission_id
+    frame["valid_from"] = pd.Timestamp(received_at)
+    frame["valid_to"] = pd.NaT
+    frame = frame[list(OBSERVATION_TABLE_COLUMNS)]
+    con.register("_incoming", frame)
+    try:
+        match = " and ".join(f"o.{c} = i.{c}" for c in key)
+        con.execute(
+            f"update observations o set valid_to = ? from _incoming i "
+            f"where o.valid_to is null and {match}",
+            [received_at],
+        )
+        columns = ", ".join(OBSERVATION_TABLE_COLUMNS)
+        casts = ", ".join(
+            f"cast({c} as {_SQL_TYPES.get(c, 'varchar')})" for c in OBSERVATION_TABLE_COLUMNS
+        )
+        con.execute(f"insert into observations ({columns}) select {casts} from _incoming")
+    finally:
+        con.unregister("_incoming")
+    return len(frame)
+
+
+_SQL_TYPES = {
+    C.YEAR: "integer",
+    C.VALUE: "bigint",
+    C.SOURCE_ROW: "integer",
+    "submission_id": "integer",
+    "valid_from": "timestamp",
+    "valid_to": "timestamp",
+}
+
+
+def mark_superseded(con: duckdb.DuckDBPyConnection) -> None:
+    """An accepted submission with no current cell left is wholly superseded."""
+    con.execute(
+        "update submissions set status = 'superseded' where status = 'accepted' and n_cells > 0 "
+        "and submission_id not in (select distinct submission_id from current_observations)"
+    )
+
+
+def record_submission(con: duckdb.DuckDBPyConnection, row: dict[str, object]) -> None:
+    names = list(row)
+    con.execute(
+        f"insert into submissions ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+        [row[n] for n in names],
+    )
+
+
+def _pause_for_tests() -> None:
+    flag = os.environ.get(PAUSE_HOOK_ENV)
+    if flag:
+        Path(flag).write_text(str(os.getpid()), encoding="utf-8")
+        time.sleep(PAUSE_SECONDS)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def submit(
+    path: Path | str,
+    home: Home,
+    *,
+    now: dt.datetime | None = None,
+    lock_timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> SubmissionResult:
+    """Read, validate (against the warehouse's history), harmonize and load one file.
+
+    The raw file is kept in ``raw/<sha256>.<ext>`` whatever the outcome. The same content twice
+    changes nothing. A rejected file adds only its row to ``submissions``; ``observations`` is
+    untouched. An accepted one is loaded in one transaction with its ``submissions`` row.
+    """
+    from tipstats.codelists import load_codelists
+    from tipstats.errors import UnreadableFileError
+    from tipstats.readers import read_submission
+
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{path}: no such file")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder, not a file")
+    home.ensure()
+    digest = sha256_of(path)
+    raw_path = keep_raw(path, home, digest)
+    codelists = load_codelists()
+
+    # Reading is slow and needs no lock; everything that depends on the warehouse happens under it.
+    parsed = None
+    unreadable: TipstatsError | None = None
+    try:
+        parsed = read_submission(path)
+    except TipstatsError as problem:
+        unreadable = problem
+    except (MemoryError, RecursionError) as problem:
+        unreadable = UnreadableFileError(f"{path.name}: too large or too deeply nested to read")
+        unreadable.__cause__ = problem
+    except Exception as problem:  # noqa: BLE001  a reader failure on a strange file: one line
+        reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+        unreadable = UnreadableFileError(f"{path.name}: cannot be read ({reason[:200]})")
+
+    with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
+        known = find_submission(con, digest)
+        if known is not None:
+            return _duplicate(con, known, digest, path, raw_path)
+        submission_id = next_submission_id(con)
+        received_at = next_timestamp(con, now)
+        base = {
+            "submission_id": submission_id,
+            "sha256": digest,
+            "original_name": path.name,
+            "raw_path": str(raw_path),
+            "received_at": received_at,
+        }
+        if parsed is None:
+            assert unreadable is not None
+            _record_unreadable(con, base, unreadable)
+            raise unreadable
+        countries = _countries_of(parsed.frame, codelists)
+        history = current_for(con, countries)
+        from tipstats.reports import report_stem, write_report
+        from tipstats.validation import validate
+
+        report = validate(parsed, codelists, history)
+        paths = write_report(
+            report, home.reports, path.name, stem=f"{submission_id:06d}_{report_stem(path.name)}"
+        )
+        observations = report.observations if report.accepted else None
+        if observations is not None and len(observations):
+            loaded_countries = sorted(observations[C.COUNTRY].dropna().unique())
+        else:
+            loaded_countries = countries
+        country = loaded_countries[0] if len(loaded_countries) == 1 else None
+        row = {
+            **base,
+            "country": country,
+            "layout": report.layout,
+            "status": ACCEPTED if report.accepted else REJECTED,
+            "n_rows": report.n_rows,
+            "n_cells": 0 if observations is None else len(observations),
+            "n_errors": report.n_errors,
+            "n_warnings": report.n_warnings,
+            "report_path": str(paths.csv),
+            "message": None,
+        }
+        con.execute("begin transaction")
+        try:
+            load_reference(con, codelists)
+            record_submission(con, row)
+            if observations is not None:
+                load_observations(con, observations, submission_id, received_at)
+                mark_superseded(con)
+            _pause_for_tests()
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+    return SubmissionResult(
+        status=str(row["status"]),
+        submission_id=submission_id,
+        sha256=digest,
+        original_name=path.name,
+        raw_path=raw_path,
+        country=country,
+        layout=report.layout,
+        n_rows=report.n_rows,
+        n_cells=int(row["n_cells"]),
+        n_errors=report.n_errors,
+        n_warnings=report.n_warnings,
+        report_path=paths.csv,
+        report_html=paths.html,
+        report=report,
+    )
+
+
+def _countries_of(frame: pd.DataFrame, codelists: object) -> list[str]:
+    if C.COUNTRY not in frame.columns:
+        return []
+    texts = pd.Series(frame[C.COUNTRY].dropna().unique(), dtype="string")
+    codes = codelists.country_iso3_many(texts)  # type: ignore[attr-defined]
+    return sorted({str(c) for c in codes.dropna()})
+
+
+def _record_unreadable(
+    con: duckdb.DuckDBPyConnection, base: dict[str, object], problem: TipstatsError
+) -> None:
+    row = {
+        **base,
+        "country": None,
+        "layout": None,
+        "status": REJECTED,
+        "n_rows": 0,
+        "n_cells": 0,
+        "n_errors": 1,
+        "n_warnings": 0,
+        "report_path": None,
+        "message": str(problem),
+    }
+    con.execute("begin transaction")
+    try:
+        record_submission(con, row)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _duplicate(
+    con: duckdb.DuckDBPyConnection,
+    known: tuple[int, str],
+    digest: str,
+    path: Path,
+    raw_path: Path,
+) -> SubmissionResult:
+    submission_id, status = known
+    row = con.execute(
+        "select country, layout, n_rows, n_cells, n_errors, n_warnings, report_path "
+        "from submissions where submission_id = ?",
+        [submission_id],
+    ).fetchone()
+    country, layout, n_rows, n_cells, n_errors, n_warnings, report_path = row
+    return SubmissionResult(
+        status=DUPLICATE,
+        submission_id=submission_id,
+        sha256=digest,
+        original_name=path.name,
+        raw_path=raw_path,
+        country=country,
+        layout=layout,
+        n_rows=int(n_rows),
+        n_cells=int(n_cells),
+        n_errors=int(n_errors),
+        n_warnings=int(n_warnings),
+        report_path=Path(report_path) if report_path else None,
+        message=f"already received as submission {submission_id} ({status})",
+        duplicate_of_status=status,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def query(home: Home, sql: str) -> pd.DataFrame:
+    """Run one read statement on a read-only connection; any write is refused."""
+    with read_connection(home) as con:
+        try:
+            statements = con.extract_statements(sql)
+        except duckdb.Error as problem:
+            raise TipstatsError(f"the query does not parse: {_first_line(problem)}") from None
+        if not statements:
+            raise UsageError("no SQL statement given")
+        for statement in statements:
+            kind = statement.type.name
+            if kind not in READ_STATEMENTS:
+                raise TipstatsError(
+                    f"the warehouse is read-only for queries: a {kind} statement is refused "
+                    "(use SELECT; data enters only through `tipstats submit`)"
+                )
+        try:
+            for statement in statements[:-1]:
+                con.execute(statement)
+            return con.execute(statements[-1]).df()
+        except duckdb.Error as problem:
+            if "read-only" in str(problem):
+                raise TipstatsError(
+                    f"the warehouse is read-only for queries: {_first_line(problem)}"
+                ) from None
+            raise TipstatsError(f"query failed: {_first_line(problem)}") from None
+
+
+def read_tables(home: Home, names: Sequence[str]) -> dict[str, pd.DataFrame | None]:
+    """Each named table or view as a frame, or None when the warehouse has no such table."""
+    with read_connection(home) as con:
+        present = {
+            str(r[0])
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
+        return {
+            name: (con.execute(f'select * from "{name}"').df() if name in present else None)
+            for name in names
+        }
+
+
+def as_of(home: Home, when: dt.datetime | dt.date | str) -> pd.DataFrame:
+    """The observations as the warehouse knew them at ``when`` (UTC)."""
+    with read_connection(home) as con:
+        return con.execute(
+            "select * from as_of(?) order by country, year, indicator, sex, age, exploitation, "
+            "citizenship, source",
+            [pd.Timestamp(when).to_pydatetime()],
+        ).df()
+
+
+HISTORY_SQL = """
+with mine as (select * from observations where country = $country),
+changes as (
+    select n.submission_id, n.year,
+           o.submission_id is not null as had_previous,
+           o.submission_id is not null
+               and (n.value is distinct from o.value or n.status is distinct from o.status)
+               as revised,
+           n.valid_to is not null as superseded
+    from mine n
+    left join mine o
+      on o.valid_to = n.valid_from and o.year = n.year and o.indicator = n.indicator
+     and o.sex = n.sex and o.age = n.age and o.exploitation = n.exploitation
+     and o.citizenship = n.citizenship and o.source = n.source
+),
+per_submission as (
+    select submission_id,
+           count(*) as cells,
+           count(*) filter (where not had_previous) as added,
+           count(*) filter (where revised) as revised,
+           count(*) filter (where had_previous and not revised) as unchanged,
+           count(*) filter (where superseded) as superseded_later,
+           min(year) as first_year,
+           max(year) as last_year
+    from changes group by submission_id
+)
+select s.submission_id, s.received_at, s.original_name, s.layout, s.status,
+       coalesce(p.cells, 0) as cells, coalesce(p.added, 0) as added,
+       coalesce(p.revised, 0) as revised, coalesce(p.unchanged, 0) as unchanged,
+       coalesce(p.superseded_later, 0) as superseded_later,
+       p.first_year, p.last_year, s.n_errors, s.n_warnings
+from submissions s left join per_submission p using (submission_id)
+where s.country = $country or p.submission_id is not null
+order by s.submission_id
+"""
+
+
+def history(home: Home, country: str) -> pd.DataFrame:
+    """A country's submissions, oldest first, and what each changed for that country.
+
+    ``added``: cells it was the first to give; ``revised``: cells whose value or status it
+    changed; ``unchanged``: cells it sent again as they were; ``superseded_later``: its cells
+    that a newer submission has since replaced.
+    """
+    with read_connection(home) as con:
+        return con.execute(HISTORY_SQL, {"country": country.upper()}).df()
+
+
+def export_parquet(home: Home, out: Path | None = None) -> Path:
+    """Write the current observations as hive-partitioned Parquet (``year=YYYY/``); return the dir.
+
+    Written into a fresh folder next to the target, then swapped in, so readers never see half.
+    """
+    target = Path(out) if out is not None else home.exports / "parquet" / "observations"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        with read_connection(home) as con:
+            con.execute(
+                f"copy (select * from current_observations order by country, year) "
+                f"to '{_sql_text(staging)}' (format parquet, partition_by (year), "
+                "overwrite_or_ignore true)"
+            )
+        if target.exists():
+            retired = target.with_name(f".{target.name}.old")
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(target, retired)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _first_line(problem: Exception) -> str:
+    text = str(problem).strip()
+    return text.splitlines()[0] if text else type(problem).__name__
