@@ -1,0 +1,134 @@
+"""`tipstats submit` as real processes: kill -9 mid-load, and concurrent submits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tipstats import warehouse as W
+
+HEADER = "country,year,indicator,sex,age,exploitation,citizenship,value,status,source,comment\n"
+# The installed console script, next to the interpreter running the tests.
+TIPSTATS = Path(sys.executable).parent / "tipstats"
+COUNTRIES = ("CAN", "MEX", "PER", "ECU", "GRC", "ROU", "IND", "IDN")
+
+
+def country_file(folder: Path, iso3: str, total: int = 100) -> Path:
+    path = folder / f"{iso3}_2022.csv"
+    path.write_text(
+        HEADER
+        + f"{iso3},2022,VICTIMS_DETECTED,_T,_T,_T,_T,{total},A,POLICE,\n"
+        + f"{iso3},2022,VICTIMS_DETECTED,F,_T,_T,_T,{total - 30},A,POLICE,\n"
+        + f"{iso3},2022,VICTIMS_DETECTED,M,_T,_T,_T,30,A,POLICE,\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def tipstats(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(TIPSTATS), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
+
+
+def counts(database: Path) -> tuple[int, int]:
+    with duckdb.connect(str(database), read_only=True) as con:
+        return (
+            con.execute("select count(*) from submissions").fetchone()[0],
+            con.execute("select count(*) from observations").fetchone()[0],
+        )
+
+
+@pytest.mark.slow
+def test_kill_9_in_the_middle_of_a_load_leaves_all_or_nothing(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = tipstats("submit", str(country_file(tmp_path, "CAN")), "--home", str(home))
+    assert first.wait(60) == 0, first.stderr.read()
+    database = home / "warehouse" / "tipstats.duckdb"
+    before = counts(database)
+
+    flag = tmp_path / "inside-transaction"
+    revised = country_file(tmp_path, "CAN", total=120)
+    victim = tipstats(
+        "submit", str(revised), "--home", str(home), env={W.PAUSE_HOOK_ENV: str(flag)}
+    )
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert victim.poll() is None, victim.stderr.read()
+        assert time.monotonic() < deadline, "the load never reached its transaction"
+        time.sleep(0.05)
+    # Inside the transaction: the old rows are closed and the new ones inserted, not committed.
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    assert victim.returncode == -signal.SIGKILL
+
+    assert counts(database) == before  # none of it
+    with duckdb.connect(str(database), read_only=True) as con:
+        current = con.execute("select count(*) from current_observations").fetchone()[0]
+    assert current == 3
+
+    rerun = tipstats("submit", str(revised), "--home", str(home))
+    assert rerun.wait(60) == 0, rerun.stderr.read()
+    assert "cells loaded" in rerun.stdout.read()
+    with duckdb.connect(str(database), read_only=True) as con:
+        assert con.execute("select count(*) from observations").fetchone()[0] == 6
+        totals = con.execute(
+            "select value from current_observations where sex = '_T' and age = '_T'"
+        ).fetchall()
+    assert totals == [(120,)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", [2, 8])
+def test_concurrent_submits_for_different_countries_all_land(tmp_path: Path, n: int) -> None:
+    home = tmp_path / "home"
+    files = [country_file(tmp_path, iso3) for iso3 in COUNTRIES[:n]]
+    procs = [tipstats("submit", str(f), "--home", str(home)) for f in files]
+    outputs = [(p.wait(180), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _, _ in outputs), outputs
+    database = home / "warehouse" / "tipstats.duckdb"
+    with duckdb.connect(str(database), read_only=True) as con:
+        ids = [
+            r[0] for r in con.execute("select submission_id from submissions order by 1").fetchall()
+        ]
+        countries = con.execute("select distinct country from current_observations").fetchall()
+        cells = con.execute("select count(*) from current_observations").fetchone()[0]
+    assert ids == list(range(1, n + 1))
+    assert sorted(c[0] for c in countries) == sorted(COUNTRIES[:n])
+    assert cells == 3 * n
+
+
+@pytest.mark.slow
+def test_a_waiting_submit_says_who_it_waits_for(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    flag = tmp_path / "inside-transaction"
+    holder = tipstats(
+        "submit",
+        str(country_file(tmp_path, "CAN")),
+        "--home",
+        str(home),
+        env={W.PAUSE_HOOK_ENV: str(flag)},
+    )
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert holder.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    waiter = tipstats("submit", str(country_file(tmp_path, "MEX")), "--home", str(home))
+    time.sleep(4)  # long enough to read the file and reach the lock
+    assert waiter.poll() is None  # still waiting
+    os.kill(holder.pid, signal.SIGKILL)  # the lock dies with its holder
+    holder.wait(10)
+    assert waiter.wait(60) == 0
+    assert f"warehouse busy, waiting for submission by pid {holder.pid}" in waiter.stderr.read()
