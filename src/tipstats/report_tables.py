@@ -21,6 +21,7 @@ from tipstats.disclosure import (
     FLAG,
     OBSERVED,
     PUBLISHED,
+    SUPPRESSED,
     SUPPRESSED_SECONDARY,
     DisclosureConfig,
     audit,
@@ -138,7 +139,8 @@ def _exempt(frame: pd.DataFrame, column: str, config: DisclosureConfig) -> np.nd
 
 
 def _blank_where_hidden(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    hidden = frame[FLAG] != OBSERVED
+    # Only suppression blanks: a count not available (e.g. censored parts) keeps its bounds.
+    hidden = frame[FLAG].isin(SUPPRESSED)
     out = frame.copy()
     for column in _present(frame, columns):
         out[column] = out[column].astype("Float64").mask(hidden)

@@ -367,3 +367,26 @@ def test_share_mart_without_base_gets_it_from_its_counts() -> None:
     pooled = shares_sex_age(mart.assign(n_countries=5), DisclosureConfig())
     assert pooled.frame["flag"].eq(OBSERVED).all()
     assert pooled.frame["value"].tolist() == [2, 40, 28, 30]
+
+
+def test_censored_aggregate_keeps_its_bounds() -> None:
+    from tipstats.report_tables import regional_totals
+
+    mart = pd.DataFrame(
+        {
+            "scheme": "WORLD",
+            "region": "WORLD",
+            "year": 2020,
+            "indicator": "VICTIMS_DETECTED",
+            "sex": T,
+            "age": T,
+            "exploitation": T,
+            "value": [None],
+            "value_low": [120.0],
+            "value_high": [136.0],
+            "n_countries": [40],
+        }
+    )
+    row = regional_totals(mart, DisclosureConfig()).frame.iloc[0]
+    assert row["flag"] == "not_available"
+    assert (row["value_low"], row["value_high"]) == (120, 136)
