@@ -56,6 +56,10 @@ _EPS = 1e-6
 class DisclosureError(TipstatsError):
     """A table cannot be protected (inconsistent constraints, or nothing left to suppress)."""
 
+    def __init__(self, message: str, *, cell: int | None = None) -> None:
+        super().__init__(message)
+        self.cell = cell
+
 
 @dataclass(frozen=True)
 class DisclosureConfig:
@@ -224,7 +228,7 @@ def check_recovery(
         own = [
             touching[n] for n in sorted({n for cell in component for n in by_cell.get(cell, ())})
         ]
-        needed = min_width_of(component, flag_arr, config)
+        needed = _min_width_of(component, flag_arr, config)
         system = None
         for i, cell in enumerate(component):
             lo, hi = low[cell], high[cell]
@@ -355,7 +359,8 @@ class _System:
         if result.status != 0:
             raise DisclosureError(
                 f"the constraints around cell {cell} have no solution ({result.message}); "
-                "the table is not consistent with its totals"
+                "the table is not consistent with its totals",
+                cell=cell,
             )
         return float(result.fun)
 
@@ -377,7 +382,7 @@ def _touches_not_available(constraint: Constraint, flags: np.ndarray) -> bool:
     return any(flags[m] == NOT_AVAILABLE for m in constraint.members)
 
 
-def min_width_of(component: list[int], flags: np.ndarray, config: DisclosureConfig) -> np.ndarray:
+def _min_width_of(component: list[int], flags: np.ndarray, config: DisclosureConfig) -> np.ndarray:
     """The narrowest interval each hidden cell may have: a point never, ``<5`` ``min_width``."""
     return np.array(
         [
@@ -437,7 +442,8 @@ def secondary_suppression(
             return out
         if not _widen(exposed, out, by_cell, candidates, constraints):
             raise DisclosureError(
-                f"cannot protect cell {exposed[0]}: every cell linked to it is already hidden"
+                f"cannot protect cell {exposed[0]}: every cell linked to it is already hidden",
+                cell=exposed[0],
             )
     raise DisclosureError("secondary suppression did not converge")
 
@@ -526,7 +532,14 @@ def protect(
         # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
         # round of the checker solves them together and widens each exposed block once.
         constraints = margin_constraints(frame, dimensions, keys=keys, value=value)
-        flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
+        try:
+            flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
+        except DisclosureError as problem:
+            if problem.cell is None:
+                raise
+            # Name the row the way the table does, not by its position.
+            where = frame.iloc[problem.cell][[*keys, *dimensions, value]].to_dict()
+            raise DisclosureError(f"{problem} (row {where})", cell=problem.cell) from None
     return with_flags(frame, flags, config, value=value)
 
 

@@ -150,6 +150,14 @@ def test_not_available_part_is_not_treated_as_zero() -> None:
     assert not audit(out, ["age"])["exposed"].any()
 
 
+def test_parts_exceeding_their_total_give_no_constraint() -> None:
+    # Validation rejects such input; if it reaches an export, no relation is assumed from it.
+    table = pd.DataFrame({"age": [T, "Y0T17", "Y_GE18"], "value": [10, 3, 20]})
+    assert margin_constraints(table, ["age"]) == []
+    out = protect(table, ["age"])
+    assert out["flag"].tolist() == [OBSERVED, SUPPRESSED_PRIMARY, OBSERVED]
+
+
 def test_inconsistent_table_is_a_clear_error() -> None:
     constraints = [Constraint(0, (1, 2))]
     flags = np.array([OBSERVED, SUPPRESSED_PRIMARY, OBSERVED], dtype=object)
