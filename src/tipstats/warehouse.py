@@ -176,12 +176,16 @@ def warehouse_lock(
                 handle.flush()
             yield
         finally:
+            if exclusive:  # a stale pid would mislead the next process that waits
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _busy_message(path: Path) -> str:
     holder = path.read_text(encoding="utf-8", errors="replace").strip() if path.exists() else ""
-    who = f"submission by pid {holder}" if holder.isdigit() else "another process"
+    who = f"submission by pid {holder}" if holder.isdigit() else "a reader to finish"
     return f"warehouse busy, waiting for {who}…"
 
 
@@ -209,7 +213,7 @@ def write_connection(
     """A read-write connection under the exclusive lock, with the schema in place."""
     home.warehouse.mkdir(parents=True, exist_ok=True)
     with warehouse_lock(home, exclusive=True, timeout=timeout, on_wait=on_wait):
-        con = duckdb.connect(str(home.database))
+        con = _connect(home, read_only=False)
         try:
             create_schema(con)
             yield con
@@ -227,11 +231,21 @@ def read_connection(
             f"no warehouse at {home.database}: run `tipstats submit FILE` first", exit_code=2
         )
     with warehouse_lock(home, exclusive=False, timeout=timeout, on_wait=on_wait):
-        con = duckdb.connect(str(home.database), read_only=True)
+        con = _connect(home, read_only=True)
         try:
             yield con
         finally:
             con.close()
+
+
+def _connect(home: Home, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(home.database), read_only=read_only)
+    except duckdb.IOException as problem:
+        # Another program opened the file without taking warehouse/.lock.
+        raise TipstatsError(
+            f"cannot open the warehouse {home.database}: {_first_line(problem)}"
+        ) from None
 
 
 # --------------------------------------------------------------------------- reference data
@@ -599,9 +613,9 @@ def _duplicate(
 # --------------------------------------------------------------------------- reading
 
 
-def query(home: Home, sql: str) -> pd.DataFrame:
-    """Run one read statement on a read-only connection; any write is refused."""
-    with read_connection(home) as con:
+def query(home: Home, sql: str, *, on_wait: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """Run read statements on a read-only connection (the last one's rows); writes are refused."""
+    with read_connection(home, on_wait=on_wait) as con:
         try:
             statements = con.extract_statements(sql)
         except duckdb.Error as problem:
@@ -678,7 +692,8 @@ per_submission as (
            max(year) as last_year
     from changes group by submission_id
 )
-select s.submission_id, s.received_at, s.original_name, s.layout, s.status,
+select s.submission_id, date_trunc('second', s.received_at) as received_at,
+       s.original_name, s.layout, s.status,
        coalesce(p.cells, 0) as cells, coalesce(p.added, 0) as added,
        coalesce(p.revised, 0) as revised, coalesce(p.unchanged, 0) as unchanged,
        coalesce(p.superseded_later, 0) as superseded_later,
@@ -689,18 +704,22 @@ order by s.submission_id
 """
 
 
-def history(home: Home, country: str) -> pd.DataFrame:
+def history(
+    home: Home, country: str, *, on_wait: Callable[[str], None] | None = None
+) -> pd.DataFrame:
     """A country's submissions, oldest first, and what each changed for that country.
 
     ``added``: cells it was the first to give; ``revised``: cells whose value or status it
     changed; ``unchanged``: cells it sent again as they were; ``superseded_later``: its cells
     that a newer submission has since replaced.
     """
-    with read_connection(home) as con:
+    with read_connection(home, on_wait=on_wait) as con:
         return con.execute(HISTORY_SQL, {"country": country.upper()}).df()
 
 
-def export_parquet(home: Home, out: Path | None = None) -> Path:
+def export_parquet(
+    home: Home, out: Path | None = None, *, on_wait: Callable[[str], None] | None = None
+) -> Path:
     """Write the current observations as hive-partitioned Parquet (``year=YYYY/``); return the dir.
 
     Written into a fresh folder next to the target, then swapped in, so readers never see half.
@@ -709,7 +728,7 @@ def export_parquet(home: Home, out: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        with read_connection(home) as con:
+        with read_connection(home, on_wait=on_wait) as con:
             con.execute(
                 f"copy (select * from current_observations order by country, year) "
                 f"to '{_sql_text(staging)}' (format parquet, partition_by (year), "

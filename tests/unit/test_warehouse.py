@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import duckdb
@@ -322,3 +323,22 @@ def test_lock_waits_then_times_out_with_a_clear_message(home: Home) -> None:
     ):
         pass
     assert messages and "waiting for submission by pid" in messages[0]
+
+
+def test_readers_share_the_lock_and_a_released_lock_names_nobody(home: Home) -> None:
+    with (
+        W.warehouse_lock(home, exclusive=False),
+        W.warehouse_lock(home, exclusive=False, timeout=0),
+    ):
+        pass  # two readers at once: no wait
+    with W.warehouse_lock(home):
+        assert (home.warehouse / W.LOCK_NAME).read_text() == str(os.getpid())
+    assert (home.warehouse / W.LOCK_NAME).read_text() == ""
+    messages: list[str] = []
+    with (
+        W.warehouse_lock(home, exclusive=False),
+        pytest.raises(TipstatsError, match="gave up"),
+        W.warehouse_lock(home, timeout=0.3, on_wait=messages.append),
+    ):
+        pass
+    assert messages == ["warehouse busy, waiting for a reader to finish…"]

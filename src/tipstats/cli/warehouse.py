@@ -71,7 +71,7 @@ def query(
     """Run a read-only SQL query on the warehouse (writes are refused)."""
     from tipstats import warehouse
 
-    frame = warehouse.query(resolve_home(home), sql)
+    frame = warehouse.query(resolve_home(home), sql, on_wait=_waiting)
     _print_frame(frame, output)
 
 
@@ -86,7 +86,7 @@ def history(
     """List a country's submissions and the cells each added, revised or had superseded."""
     from tipstats import warehouse
 
-    frame = warehouse.history(resolve_home(home), country)
+    frame = warehouse.history(resolve_home(home), country, on_wait=_waiting)
     if frame.empty and output is OutputFormat.table:
         console.print(Text(f"no submission for {country.upper()} in the warehouse"))
         return
@@ -104,7 +104,7 @@ def export_parquet(
     """Write the current observations as Parquet partitioned by year (year=YYYY/)."""
     from tipstats import warehouse
 
-    target = warehouse.export_parquet(resolve_home(home), out)
+    target = warehouse.export_parquet(resolve_home(home), out, on_wait=_waiting)
     files = sorted(target.rglob("*.parquet"))
     console.print(Text(f"{len(files)} Parquet files in {target}"), soft_wrap=True)
 
