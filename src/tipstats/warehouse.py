@@ -122,6 +122,7 @@ class SubmissionResult:
     duplicate_of_status: str | None = None
     report: object | None = field(default=None, repr=False)  # ValidationReport, when validated
     report_html: Path | None = None
+    exit_code: int | None = None  # set when the file could not be read at all (1, or 2: usage)
 
     @property
     def accepted(self) -> bool:
@@ -441,7 +442,8 @@ def submit(
     """Read, validate (against the warehouse's history), harmonize and load one file.
 
     The raw file is kept in ``raw/<sha256>.<ext>`` whatever the outcome. The same content twice
-    changes nothing. A rejected file adds only its row to ``submissions``; ``observations`` is
+    changes nothing (status ``duplicate``). A rejected file, readable or not, adds only its row to
+    ``submissions`` (``message`` says why when it could not be read); ``observations`` is
     untouched. An accepted one is loaded in one transaction with its ``submissions`` row.
     """
     from tipstats.codelists import load_codelists
@@ -488,7 +490,18 @@ def submit(
         if parsed is None:
             assert unreadable is not None
             _record_unreadable(con, base, unreadable)
-            raise unreadable
+            # A rejection like any other (no exception), so callers such as the inbox flow
+            # archive the file instead of retrying it; the CLI exits with the error's code.
+            return SubmissionResult(
+                status=REJECTED,
+                submission_id=submission_id,
+                sha256=digest,
+                original_name=path.name,
+                raw_path=raw_path,
+                n_errors=1,
+                message=str(unreadable),
+                exit_code=unreadable.exit_code,
+            )
         countries = _countries_of(parsed.frame, codelists)
         history = current_for(con, countries)
         from tipstats.reports import report_stem, write_report

@@ -103,3 +103,27 @@ def test_export_parquet_command(home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0 and "2 Parquet files" in result.output
     table = ds.dataset(out, partitioning="hive").to_table()
     assert sorted(table.column("year").to_pylist()) == [2021, 2021, 2022, 2022]
+
+
+def test_submit_unreadable_file_is_one_line_and_logged(home: Path, tmp_path: Path) -> None:
+    weird = tmp_path / "notes.pdf"
+    weird.write_bytes(b"%PDF-1.4 not a submission")
+    result = runner.invoke(app, ["submit", str(weird), "--home", str(home)])
+    assert (
+        result.exit_code in (1, 2)
+        and result.exception is None
+        or isinstance(result.exception, SystemExit)
+    )
+    assert "rejected, nothing loaded" in result.output
+    log = runner.invoke(
+        app,
+        [
+            "query",
+            "select status from submissions where submission_id = 2",
+            "--format",
+            "csv",
+            "--home",
+            str(home),
+        ],
+    )
+    assert log.output == "status\nrejected\n"

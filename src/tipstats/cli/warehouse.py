@@ -40,6 +40,13 @@ def submit(
     if result.status == warehouse.DUPLICATE:
         console.print(Text(f"{file.name}: {result.message}; nothing changed"), highlight=False)
         raise typer.Exit(0)
+    if result.report is None and result.status == warehouse.REJECTED:
+        err_console.print(f"[bold red]error:[/] {escape(result.message)}", highlight=False)
+        console.print(
+            f"submission {result.submission_id}: rejected, nothing loaded (raw copy kept)",
+            highlight=False,
+        )
+        raise typer.Exit(result.exit_code or 1)
     if result.report is not None:
         from tipstats.cli.ingest import _print_summary
         from tipstats.reports import FileValidation, ReportPaths
