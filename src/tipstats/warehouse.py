@@ -449,6 +449,8 @@ def submit(
     from tipstats.codelists import load_codelists
     from tipstats.errors import UnreadableFileError
     from tipstats.readers import read_submission
+    from tipstats.reports import report_stem, write_report
+    from tipstats.validation import validate
 
     path = Path(path)
     if not path.exists():
@@ -504,9 +506,6 @@ def submit(
             )
         countries = _countries_of(parsed.frame, codelists)
         history = current_for(con, countries)
-        from tipstats.reports import report_stem, write_report
-        from tipstats.validation import validate
-
         report = validate(parsed, codelists, history)
         paths = write_report(
             report, home.reports, path.name, stem=f"{submission_id:06d}_{report_stem(path.name)}"
