@@ -116,20 +116,35 @@ def margin_constraints(
     keys: Sequence[str] = (),
     value: str = "value",
     assume_exact: bool = False,
+    unknown_at_most: float = 0.0,
 ) -> list[Constraint]:
     """The ``total = sum of parts`` constraints of a table whose margins are coded ``_T``.
 
     ``dimensions`` are the hierarchical columns (each has a ``_T`` total); ``keys`` identify
-    independent sub-tables (country, year...). A constraint is exact when the true values add up
-    (or always, with ``assume_exact``, as a reader of the published table would assume); when a
-    part is missing or the parts fall short of the total, it is ``total >= sum(parts)``.
+    independent sub-tables (country, year...). A constraint is exact when its parts cover every
+    category the sub-table uses in that dimension and the true values add up (with
+    ``assume_exact``, whenever the parts are complete, as a reader of the published table would
+    assume); when a part is missing or not known, or the parts fall short of the total, it is
+    ``total >= sum(parts)``. A part with no value counts as anything up to ``unknown_at_most``
+    (``threshold - 1`` for cells censored at source, 0 to treat them as mere gaps).
     """
     frame = table.reset_index(drop=True)
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
     constraints: list[Constraint] = []
-    for dim in dimensions:
-        others = [*keys, *(d for d in dimensions if d != dim)]
+    labels = frame[list(dimensions)].astype(str).to_numpy() if dimensions else None
+    key_of = (
+        [tuple(row) for row in frame[list(keys)].astype(str).to_numpy()]
+        if keys
+        else [()] * len(frame)
+    )
+    for d, dim in enumerate(dimensions):
+        others = [*keys, *(x for x in dimensions if x != dim)]
         is_total = (frame[dim] == TOTAL).to_numpy()
+        # The categories a sub-table uses in this dimension: a group lacking one of them is
+        # incomplete, and a reader cannot tell a missing row from a zero.
+        categories: dict[tuple, set[str]] = {}
+        for position in np.flatnonzero(~is_total):
+            categories.setdefault(key_of[position], set()).add(labels[position, d])
         grouped = (
             frame.groupby(others, sort=False, dropna=False).indices
             if others
@@ -144,16 +159,19 @@ def margin_constraints(
             if np.isnan(values[total]):
                 continue
             part_values = values[list(parts)]
+            complete = {labels[p, d] for p in parts} == categories[key_of[total]]
             if assume_exact:
-                exact = True
-            elif np.isnan(part_values).any():
-                exact = False
+                exact = complete
             else:
-                gap = values[total] - part_values.sum()
+                gap = values[total] - np.nansum(part_values)
                 if gap < -_EPS:
                     continue  # parts exceed the total: no valid relation to lean on
-                exact = abs(gap) <= _EPS
-            constraints.append(Constraint(total, parts, exact))
+                # Unknown parts (censored "<5") may close the gap: a reader who assumes the
+                # table adds up learns from it, so the relation is exact when they can.
+                unknown = int(np.isnan(part_values).sum())
+                room = unknown * unknown_at_most if unknown else 0.0
+                exact = complete and gap <= room + _EPS
+            constraints.append(Constraint(total, parts, bool(exact)))
     return constraints
 
 
@@ -488,14 +506,20 @@ def _widen(
 
 
 def _widen_one(cell: int, out: np.ndarray, by_cell, candidates) -> bool:
-    pick = candidates(by_cell.get(cell, []))
-    if not pick:
-        # Nothing left in its own groups: look one step further, through hidden neighbours.
-        neighbours = {m for c in by_cell.get(cell, []) for m in c.members}
-        pick = candidates([c for n in neighbours for c in by_cell.get(n, [])])
-    if pick:
-        out[pick[0]] = SUPPRESSED_SECONDARY
-        return True
+    # Nearest published cells first: its own groups, then groups one step further, and so on
+    # through the whole block of linked constraints.
+    seen_cells = {cell}
+    seen_groups: set[int] = set()
+    frontier = [cell]
+    while frontier:
+        groups = [c for n in frontier for c in by_cell.get(n, []) if id(c) not in seen_groups]
+        seen_groups.update(id(c) for c in groups)
+        pick = candidates(groups)
+        if pick:
+            out[pick[0]] = SUPPRESSED_SECONDARY
+            return True
+        frontier = [m for c in groups for m in c.members if m not in seen_cells]
+        seen_cells.update(frontier)
     # Last resort: a small margin shown as "<threshold" can itself give its parts away
     # (1+1+1+1 = "<5" when zeros are published); show it with the secondary symbol.
     for constraint in by_cell.get(cell, []):
@@ -531,7 +555,10 @@ def protect(
     if (flags == SUPPRESSED_PRIMARY).any():
         # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
         # round of the checker solves them together and widens each exposed block once.
-        constraints = margin_constraints(frame, dimensions, keys=keys, value=value)
+        constraints = margin_constraints(
+            frame, dimensions, keys=keys, value=value, unknown_at_most=config.threshold - 1.0
+        )
+        constraints = consistent_constraints(values, flags, constraints, config)
         try:
             flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
         except DisclosureError as problem:
@@ -541,6 +568,50 @@ def protect(
             where = frame.iloc[problem.cell][[*keys, *dimensions, value]].to_dict()
             raise DisclosureError(f"{problem} (row {where})", cell=problem.cell) from None
     return with_flags(frame, flags, config, value=value)
+
+
+def consistent_constraints(
+    values: np.ndarray,
+    flags: np.ndarray,
+    constraints: Sequence[Constraint],
+    config: DisclosureConfig,
+) -> list[Constraint]:
+    """Relax relations that the source data, with its censored cells, cannot all satisfy.
+
+    Each relation is checked on its own when it is made; a censored cell in two relations can
+    still be asked for two different values (real submissions are not always consistent across
+    dimensions). Such a block keeps only ``total >= known parts``; a reader of it cannot lean on
+    the equalities either, since they contradict each other.
+    """
+    unknown = np.isnan(values) & (flags == SUPPRESSED_PRIMARY)
+    if not unknown.any():
+        return list(constraints)
+    shown = np.where(unknown, np.nan, values)
+    check_flags = np.where(unknown, SUPPRESSED_PRIMARY, OBSERVED).astype(object)
+    check_flags[np.isnan(values) & ~unknown] = NOT_AVAILABLE
+    cells = [int(c) for c in np.flatnonzero(unknown)]
+    out = list(constraints)
+    by_cell: dict[int, list[int]] = {}
+    for number, constraint in enumerate(out):
+        for member in constraint.members:
+            by_cell.setdefault(member, []).append(number)
+    for block in _components(cells, [c for c in out if any(unknown[m] for m in c.members)]):
+        numbers = sorted({n for cell in block for n in by_cell.get(cell, ())})
+        own = [out[n] for n in numbers]
+        if len(own) < 2 or not any(c.exact for c in own):
+            continue  # one relation alone was checked when it was made
+        system = _System.build(block, shown, check_flags, own, config)
+        if system._solve(np.zeros(len(block)), system.bounds).status == 0:
+            continue
+        for n in numbers:
+            if any(unknown[m] for m in out[n].members):
+                out[n] = Constraint(out[n].total, out[n].parts, exact=False)
+        relaxed = _System.build(block, shown, check_flags, [out[n] for n in numbers], config)
+        if relaxed._solve(np.zeros(len(block)), relaxed.bounds).status != 0:
+            for n in numbers:
+                if any(unknown[m] for m in out[n].members):
+                    out[n] = Constraint(out[n].total, (), exact=False)  # no relation left
+    return [c for c in out if c.parts]
 
 
 def with_flags(
@@ -577,18 +648,20 @@ def audit(
     source = value if value in frame.columns else PUBLISHED
     if source == PUBLISHED:
         assume_exact = True
+    known = pd.to_numeric(frame[source], errors="coerce").astype(float)
+    if assume_exact:
+        # A reader's view: hidden totals are still totals (their value plays no part).
+        known = known.fillna(0.0).where(frame[FLAG] != NOT_AVAILABLE)
     constraints = margin_constraints(
-        frame.assign(
-            _v=pd.to_numeric(frame[source], errors="coerce")
-            .astype(float)
-            .fillna(0.0)
-            .where(frame[FLAG] != NOT_AVAILABLE)
-        ),
+        frame.assign(_v=known),
         dimensions,
         keys=keys,
         value="_v",
         assume_exact=assume_exact,
+        unknown_at_most=config.threshold - 1.0,
     )
     published = pd.to_numeric(frame[PUBLISHED], errors="coerce").astype(float).to_numpy()
     flags = frame[FLAG].to_numpy(dtype=object)
+    if not assume_exact:
+        constraints = consistent_constraints(known.to_numpy(), flags, constraints, config)
     return check_recovery(published, flags, constraints, config, exact_intervals=exact_intervals)

@@ -158,6 +158,32 @@ def test_parts_exceeding_their_total_give_no_constraint() -> None:
     assert out["flag"].tolist() == [OBSERVED, SUPPRESSED_PRIMARY, OBSERVED]
 
 
+def test_censored_part_with_known_parts_above_the_total() -> None:
+    # Real dataUNODC rows: a censored part (null, status C) beside parts that already exceed
+    # their total (different sources). No relation holds; the censored cell is still "<5".
+    table = pd.DataFrame(
+        {"age": [T, "Y0T17", "Y_GE18", "UNKNOWN"], "value": [10, 8, 7, None], "status": "A"}
+    )
+    assert margin_constraints(table, ["age"]) == []
+    out = protect(table, ["age"], censored=np.array([False, False, False, True]))
+    assert out["flag"].tolist()[3] == SUPPRESSED_PRIMARY
+
+
+def test_censored_cell_asked_two_values_by_inconsistent_source_data() -> None:
+    # F/C is censored: its row says 2, its column says 3 (real submissions do this).
+    table = pd.DataFrame(
+        {
+            "sex": ["F", "F", "F", "M", "M", "M", T, T, T],
+            "age": ["A", "C", T, "A", "C", T, "A", "C", T],
+            "value": [8, None, 10, 20, 6, 26, 28, 9, 36],
+        }
+    )
+    censored = table["value"].isna().to_numpy()
+    out = protect(table, ["sex", "age"], censored=censored)
+    assert out.loc[1, "flag"] == SUPPRESSED_PRIMARY
+    assert not audit(out, ["sex", "age"])["exposed"].any()
+
+
 def test_inconsistent_table_is_a_clear_error() -> None:
     constraints = [Constraint(0, (1, 2))]
     flags = np.array([OBSERVED, SUPPRESSED_PRIMARY, OBSERVED], dtype=object)
