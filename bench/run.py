@@ -540,6 +540,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads (a few minutes)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per measurement")
+    parser.add_argument("--only", choices=("world", "validation"), help="run one group only")
     parser.add_argument("--out", type=Path, default=BENCH / "results.md")
     args = parser.parse_args()
     scale = QUICK if args.quick else FULL
@@ -547,7 +548,28 @@ def main() -> None:
     started = time.time()
     WORK.mkdir(parents=True, exist_ok=True)
     measured: dict[str, Measurement] = {}
+    if args.only in (None, "world"):
+        measured.update(world_measurements(scale, repeat))
+    if args.only in (None, "validation"):
+        log("validation against peers")
+        source = WORK / f"validation_world_{scale.validation_countries}"
+        if not source.exists():
+            generate(scale.validation_countries, scale, source, VALIDATION_YEARS)
+        file = validation_file(source, scale.validation_rows)
+        for result in validation_peers(file, scale.validation_rows, repeat):
+            measured[result.name] = result
 
+    command = "python bench/run.py" + (" --quick" if args.quick else "")
+    command += f" --repeat {args.repeat}" if args.repeat else ""
+    command += f" --only {args.only}" if args.only else ""
+    if args.out != BENCH / "results.md":
+        command += f" --out {args.out}"
+    write_results(args.out, command, scale, measured, started)
+    log(f"results: {args.out}")
+
+
+def world_measurements(scale: Scale, repeat: int) -> dict[str, Measurement]:
+    measured: dict[str, Measurement] = {}
     sizes = {
         "quarter": max(1, scale.countries // 4),
         "half": max(1, scale.countries // 2),
@@ -572,22 +594,7 @@ def main() -> None:
 
     log("one submission")
     measured["one submission"] = one_submission(world_home, scale, repeat)
-
-    log("validation against peers")
-    source = folders["full"]
-    if scale.validation_countries != scale.countries:
-        source = WORK / f"validation_world_{scale.validation_countries}"
-        if not source.exists():
-            generate(scale.validation_countries, scale, source, VALIDATION_YEARS)
-    file = validation_file(source, scale.validation_rows)
-    for result in validation_peers(file, scale.validation_rows, repeat):
-        measured[result.name] = result
-
-    command = "python bench/run.py" + (" --quick" if args.quick else "")
-    if args.repeat:
-        command += f" --repeat {args.repeat}"
-    write_results(args.out, command, scale, measured, started)
-    log(f"results: {args.out}")
+    return measured
 
 
 if __name__ == "__main__":
