@@ -175,7 +175,9 @@ def build_countries(research: Path) -> pd.DataFrame:
             "note": raw["note"],
         }
     )
-    countries["sdg_region"] = countries["m49_subregion"].map(_sdg_region_name).fillna("")
+    # Antarctica has no M49 or SDG region: the same documented placeholder in every scheme.
+    sdg = countries["m49_subregion"].map(_sdg_region_name)
+    countries["sdg_region"] = sdg.fillna(countries["m49_region"]).fillna("")
     glotip = countries.apply(_glotip_region, axis=1, result_type="expand")
     countries["glotip_region"] = glotip[0].map(GLOTIP_REGIONS)
     countries["glotip_note"] = glotip[1]
