@@ -766,3 +766,75 @@ def _sql_text(path: Path) -> str:
 def _first_line(problem: Exception) -> str:
     text = str(problem).strip()
     return text.splitlines()[0] if text else type(problem).__name__
+
+
+# --------------------------------------------------------------------------- MSE estimates (#9)
+
+ESTIMATED_TOTAL_INDICATOR = "VICTIMS_ESTIMATED_TOTAL"
+_ESTIMATES_DDL = """create table if not exists estimates (
+    country varchar not null, year integer not null, indicator varchar not null,
+    value double not null, status varchar not null, ci_low double, ci_high double,
+    ci_level double, observed bigint not null, method varchar not null, model varchar not null,
+    lists varchar not null, threshold double, seed integer, n_resamples integer,
+    source_file varchar, valid_from timestamp not null, valid_to timestamp)"""
+
+
+def record_estimate(
+    home: Home,
+    country: str,
+    year: int,
+    result: object,
+    *,
+    source_file: str | None = None,
+    codelists: object | None = None,
+) -> dict[str, object]:
+    """Store an MSE result as the estimated total victims (status E) of a country and year.
+
+    Kept in its own ``estimates`` table, apart from the detected victims in ``observations``; a
+    new estimate for the same country and year closes the previous one (``valid_to``), as vintages.
+    ``result`` is a ``tipstats.mse.MSEResult``; the indicator code comes from the code lists.
+    """
+    from tipstats.codelists import load_codelists
+
+    codes = codelists if codelists is not None else load_codelists()
+    if ESTIMATED_TOTAL_INDICATOR not in codes.codes("indicator"):
+        raise TipstatsError(f"the code lists have no indicator {ESTIMATED_TOTAL_INDICATOR}")
+    iso3 = codes.country_iso3(country)
+    if iso3 is None:
+        raise UsageError(f"unknown country {country!r}")
+    if not 1900 <= int(year) <= 2100:
+        raise UsageError(f"implausible year {year}")
+    fields = result.to_dict()
+    row = {
+        "country": iso3,
+        "year": int(year),
+        "indicator": ESTIMATED_TOTAL_INDICATOR,
+        "value": float(fields["estimate"]),
+        "status": "E",
+        "ci_low": fields["ci_low"],
+        "ci_high": fields["ci_high"],
+        "ci_level": fields["ci_level"],
+        "observed": int(fields["observed"]),
+        "method": "MSE stepwise log-linear (Chan, Silverman and Vincent 2021), BCa bootstrap",
+        "model": str(fields["model"]),
+        "lists": ",".join(fields["lists"]),
+        "threshold": fields["threshold"],
+        "seed": fields["seed"],
+        "n_resamples": fields["n_resamples"],
+        "source_file": source_file,
+    }
+    with write_connection(home) as con:
+        con.execute(_ESTIMATES_DDL)
+        now = next_timestamp(con, None)
+        row["valid_from"] = now
+        con.execute("begin transaction")
+        con.execute(
+            "update estimates set valid_to = ? where country = ? and year = ? "
+            "and indicator = ? and valid_to is null",
+            [now, iso3, int(year), ESTIMATED_TOTAL_INDICATOR],
+        )
+        names = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        con.execute(f"insert into estimates ({names}) values ({marks})", list(row.values()))
+        con.execute("commit")
+    return row

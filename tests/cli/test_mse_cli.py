@@ -86,3 +86,32 @@ def test_mse_binary_garbage_is_rejected(tmp_path):
     result = runner.invoke(app, ["mse", str(garbage)])
     assert result.exit_code == 1
     assert "error" in result.stderr
+
+
+def test_mse_stores_the_estimate_apart_from_detected_victims(tmp_path):
+    import duckdb
+
+    args = ["mse", str(FIXTURES / "Korea.csv"), "--bootstrap", "20", "--json"]
+    where = ["--country", "Korea, Republic of", "--year", "2010", "--home", str(tmp_path)]
+    first = runner.invoke(app, [*args, *where])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["stored"] == {"country": "KOR", "year": 2010}
+    assert runner.invoke(app, [*args, "--seed", "2", *where]).exit_code == 0
+    con = duckdb.connect(str(tmp_path / "warehouse" / "tipstats.duckdb"), read_only=True)
+    rows = con.execute(
+        "select indicator, status, round(value, 3), valid_to is null from estimates order by 4"
+    ).fetchall()
+    assert rows == [
+        ("VICTIMS_ESTIMATED_TOTAL", "E", 268.778, False),
+        ("VICTIMS_ESTIMATED_TOTAL", "E", 268.778, True),
+    ]
+    assert con.execute("select count(*) from observations").fetchone()[0] == 0
+    con.close()
+
+
+def test_mse_country_without_year_is_a_usage_error(tmp_path):
+    result = runner.invoke(
+        app, ["mse", str(FIXTURES / "Korea.csv"), "--country", "KOR", "--home", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "--country and --year go together" in result.stderr

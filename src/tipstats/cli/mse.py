@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from tipstats import mse as mse_lib
-from tipstats.cli.app import app, console, err_console
+from tipstats.cli.app import HomeOption, app, console, err_console
 from tipstats.errors import TipstatsError, UnreadableFileError, UsageError
 
 
@@ -30,13 +30,29 @@ def mse_command(
     table: Annotated[
         bool, typer.Option("--table", help="Also print the fitted model (coefficients, SE, p).")
     ] = False,
+    country: Annotated[
+        str | None,
+        typer.Option(help="Store the estimate in the warehouse for this country (with --year)."),
+    ] = None,
+    year: Annotated[int | None, typer.Option(help="Reference year of the stored estimate.")] = None,
+    home: HomeOption = None,
 ) -> None:
     """Estimate the total number of victims (detected + hidden) from overlapping lists."""
     try:
+        if (country is None) != (year is None):
+            raise UsageError("--country and --year go together")
         frame = _read_capture_file(file)
         result = mse_lib.estimate_population(
             frame, threshold=threshold, n_resamples=bootstrap, seed=seed, level=level
         )
+        stored = None
+        if country is not None and year is not None:
+            from tipstats import warehouse
+            from tipstats.home import resolve_home
+
+            stored = warehouse.record_estimate(
+                resolve_home(home), country, year, result, source_file=file.name
+            )
     except TipstatsError as problem:
         # soft_wrap keeps the message on one line whatever the terminal width
         err_console.print(f"[bold red]error:[/] {file}: {problem}", highlight=False, soft_wrap=True)
@@ -46,11 +62,19 @@ def mse_command(
         payload["file"] = str(file)
         if table:
             payload["coefficients"] = result.fit.coefficients.to_dict(orient="records")
+        if stored is not None:
+            payload["stored"] = {"country": stored["country"], "year": stored["year"]}
         typer.echo(json.dumps(payload, indent=2))
         return
     _print_summary(file, result)
     if table:
         _print_coefficients(result.fit)
+    if stored is not None:
+        console.print(
+            f"stored as {stored['indicator']} (status E) for {stored['country']} "
+            f"{stored['year']}, apart from detected victims",
+            highlight=False,
+        )
 
 
 def _read_capture_file(path: Path) -> pd.DataFrame:
