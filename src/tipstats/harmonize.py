@@ -153,7 +153,7 @@ def template_text(frame: pd.DataFrame) -> pd.DataFrame:
 
 def code_frame(frame: pd.DataFrame, codelists: CodeLists) -> CodedFrame:
     """Look up every cell once per distinct text (fast on 100,000-row files)."""
-    text = template_text(frame)
+    text = template_text(frame.reset_index(drop=True))
     codes = pd.DataFrame(index=text.index)
     codes[C.COUNTRY] = _lookup(text[C.COUNTRY], codelists.country_iso3)
     codes[C.YEAR] = parse_years(text[C.YEAR], cleaned=True)
