@@ -24,6 +24,8 @@ from tipstats.harmonize import (
     THOUSANDS_AMBIGUOUS,
     TOO_LARGE,
     classify_counts,
+    clean_text,
+    map_distinct,
     parse_years,
 )
 
@@ -60,7 +62,7 @@ class TemplateText(TemplateColumns):
 
     @pa.check(*(c for c in C.TEMPLATE_REQUIRED if c != C.VALUE), name="cell.missing")
     def required_cell_given(cls, values: pd.Series) -> pd.Series:
-        return values != ""
+        return clean_text(values) != ""
 
     @pa.check(C.YEAR, name="year.invalid")
     def year_is_a_year(cls, values: pd.Series) -> pd.Series:
@@ -95,8 +97,8 @@ class TemplateText(TemplateColumns):
 
 def _known(resolve) -> pa.Check:
     def check(values: pd.Series) -> pd.Series:
-        distinct = {v: v == "" or resolve(v) is not None for v in pd.unique(values)}
-        return values.map(distinct).astype(bool)
+        cells = clean_text(values)
+        return map_distinct(cells, lambda v: v == "" or resolve(v) is not None).astype(bool)
 
     return check
 

@@ -122,8 +122,10 @@ def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
 
 def clean_text(text: pd.Series) -> pd.Series:
     """Cells as stripped strings, empty string for a missing cell."""
-    cleaned = map_distinct(text, lambda v: "" if v is None or v is pd.NA or v != v else str(v))
-    return map_distinct(cleaned, str.strip)
+    codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    # one slot more for the missing cells, which factorize codes as -1
+    cleaned = np.array([*(str(value).strip() for value in uniques), ""], dtype=object)
+    return pd.Series(cleaned[codes], index=text.index, dtype=object)
 
 
 # --- labels -> codes ----------------------------------------------------------------------------
