@@ -62,6 +62,27 @@ def test_lookup_never_guesses(lists):
     assert lists.lookup("citizenship", "Other Europe") in (None, "UNKNOWN")
 
 
+@pytest.mark.parametrize(
+    "text",
+    # Reviewed against the real export: GBR 2019 lists "Nationality" (16) next to
+    # "United Kingdom" (2,864), so it is not the nationals; former federations may be
+    # nationals or foreigners depending on who reports.
+    [
+        "Nationality",
+        "Former Yugoslavia",
+        "Former Czechoslovakia",
+        "The former Netherlands Antilles",
+    ],
+)
+def test_ambiguous_citizenships_are_unknown_not_guessed(lists, text):
+    assert lists.lookup("citizenship", text) == "UNKNOWN"
+
+
+def test_congolese_is_flagged_as_doubtful_in_the_reviewed_map(lists):
+    names = lists.country_names.set_index("label")
+    assert names.loc["Congolese", "note"].startswith("doubtful")
+
+
 def test_lookup_rejects_unknown_dimension(lists):
     with pytest.raises(KeyError, match="unknown dimension"):
         lists.lookup("colour", "red")
