@@ -1,3 +1,28 @@
-"""CLI commands: build (filled in by its issue)."""
+"""CLI command: tipstats build (SQL models -> marts, write-audit-publish)."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tipstats import sql_runner, warehouse
+from tipstats.cli.app import HomeOption, app, console
+from tipstats.home import resolve_home
+
+
+@app.command()
+def build(
+    select: Annotated[
+        str | None, typer.Option("--select", help="MODEL, MODEL+ (descendants), +MODEL (ancestors)")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Build the SQL models into marts; publish only when every SQL test passes."""
+    with warehouse.write_connection(resolve_home(home)) as con:
+        result = sql_runner.run(con, select=select)
+    table = Table("model", "rows", "seconds", "status")
+    for row in result.itertuples(index=False):
+        table.add_row(row.model, f"{row.rows:,}", f"{row.seconds:.2f}", row.status)
+    console.print(table)

@@ -1,0 +1,158 @@
+"""A small dbt-like runner: build SQL models into a scratch schema, test, then publish.
+
+Models live in `dbt_like_sql/{staging,intermediate,marts}/*.sql` (file name = table name);
+tests in `dbt_like_sql/tests/*.sql` each return offending rows. Publishing happens only when
+every test returns no rows (write-audit-publish), so a failed audit leaves the old tables.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import sqlglot
+from sqlglot import exp
+
+from tipstats.errors import TipstatsError
+
+MODEL_LAYERS = ("staging", "intermediate", "marts")
+SCRATCH_SCHEMA = "scratch"
+PUBLISHED_SCHEMA = "main"
+DEFAULT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    path: Path
+    sql: str
+    depends_on: frozenset[str]
+
+
+class SqlTestFailed(TipstatsError):
+    """An audit query returned rows: nothing was published."""
+
+
+def discover(project: Path = DEFAULT_PROJECT) -> dict[str, Model]:
+    """All models of the project with the other models each one reads."""
+    paths = {p.stem: p for layer in MODEL_LAYERS for p in sorted((project / layer).glob("*.sql"))}
+    models = {}
+    for name, path in paths.items():
+        sql = path.read_text(encoding="utf-8")
+        models[name] = Model(name, path, sql, frozenset(referenced_tables(sql) & paths.keys()))
+    return models
+
+
+def referenced_tables(sql: str) -> set[str]:
+    """Names of the tables a query reads, CTE names excluded."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    return {t.name for t in tree.find_all(exp.Table) if t.name not in ctes}
+
+
+def build_order(models: dict[str, Model]) -> list[str]:
+    graph = {name: set(m.depends_on) for name, m in models.items()}
+    return list(TopologicalSorter(graph).static_order())
+
+
+def select_models(models: dict[str, Model], selector: str | None) -> set[str]:
+    """dbt-style selection: `m`, `m+` (descendants), `+m` (ancestors), `+m+`."""
+    if not selector:
+        return set(models)
+    name = selector.strip("+")
+    if name not in models:
+        raise TipstatsError(f"unknown model {name!r}; known: {', '.join(sorted(models))}")
+    chosen = {name}
+    if selector.endswith("+"):
+        chosen |= _closure(
+            name, {n: {c for c, m in models.items() if n in m.depends_on} for n in models}
+        )
+    if selector.startswith("+"):
+        chosen |= _closure(name, {n: set(m.depends_on) for n, m in models.items()})
+    return chosen
+
+
+def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in edges[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def run(
+    con: duckdb.DuckDBPyConnection, project: Path = DEFAULT_PROJECT, select: str | None = None
+) -> pd.DataFrame:
+    """Build, audit and publish; returns one row per model (model, rows, seconds, status)."""
+    models = discover(project)
+    chosen = select_models(models, select)
+    con.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade; create schema {SCRATCH_SCHEMA}")
+    results = []
+    for name in build_order(models):
+        if name not in chosen:
+            # unselected upstream models are read from what is already published
+            if _exists(con, PUBLISHED_SCHEMA, name):
+                con.execute(
+                    f"create view {SCRATCH_SCHEMA}.{name} as "
+                    f"select * from {PUBLISHED_SCHEMA}.{name}"
+                )
+            continue
+        started = time.perf_counter()
+        con.execute(f"set search_path = '{SCRATCH_SCHEMA},{PUBLISHED_SCHEMA}'")
+        try:
+            con.execute(f"create table {SCRATCH_SCHEMA}.{name} as {models[name].sql}")
+        except duckdb.Error as error:
+            raise TipstatsError(
+                f"model {name} ({models[name].path.name}) failed: {error}"
+            ) from error
+        finally:
+            con.execute(f"set search_path = '{PUBLISHED_SCHEMA}'")
+        n_rows = con.execute(f"select count(*) from {SCRATCH_SCHEMA}.{name}").fetchone()[0]
+        results.append((name, n_rows, time.perf_counter() - started, "built"))
+    _audit(con, project)
+    _publish(con, [r[0] for r in results])
+    frame = pd.DataFrame(results, columns=["model", "rows", "seconds", "status"])
+    frame["status"] = "published"
+    return frame
+
+
+def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    query = (
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+    )
+    return con.execute(query, [schema, name]).fetchone()[0] > 0
+
+
+def _audit(con: duckdb.DuckDBPyConnection, project: Path) -> None:
+    con.execute(f"set search_path = '{SCRATCH_SCHEMA},{PUBLISHED_SCHEMA}'")
+    try:
+        for test in sorted((project / "tests").glob("*.sql")):
+            offending = con.execute(test.read_text(encoding="utf-8")).df()
+            if len(offending):
+                raise SqlTestFailed(
+                    f"SQL test {test.stem} failed ({len(offending)} offending rows); "
+                    f"nothing published. First rows:\n{offending.head(5).to_string(index=False)}"
+                )
+    finally:
+        con.execute(f"set search_path = '{PUBLISHED_SCHEMA}'")
+
+
+def _publish(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+    con.execute("begin transaction")
+    try:
+        for name in names:
+            con.execute(
+                f"create or replace table {PUBLISHED_SCHEMA}.{name} as "
+                f"select * from {SCRATCH_SCHEMA}.{name}"
+            )
+        con.execute("commit")
+    except duckdb.Error:
+        con.execute("rollback")
+        raise
+    con.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tipstats import sql_runner
+from tipstats.errors import TipstatsError
+
+
+def _warehouse() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("""
+        create table current_observations as select * from (values
+            ('AUT', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 10.0, 'A'),
+            ('DEU', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 30.0, 'A'),
+            ('FRA', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', null, 'C')
+        ) t(country, year, indicator, sex, age, exploitation, citizenship, value, status)
+    """)
+    con.execute("""
+        create table ref_region_members as select * from (values
+            ('WORLD', 'WLD', 'World', 'AUT'), ('WORLD', 'WLD', 'World', 'DEU'),
+            ('WORLD', 'WLD', 'World', 'FRA'), ('WORLD', 'WLD', 'World', 'ITA')
+        ) t(scheme, region_code, region_name, iso3)
+    """)
+    con.execute("""
+        create table ref_population as select * from (values
+            ('AUT', 2020, 1000000.0), ('DEU', 2020, 3000000.0),
+            ('FRA', 2020, 2000000.0), ('ITA', 2020, 4000000.0)
+        ) t(iso3, year, population)
+    """)
+    return con
+
+
+def test_dependencies_are_parsed_and_ordered() -> None:
+    models = sql_runner.discover()
+    order = sql_runner.build_order(models)
+    assert "stg_observations" in models["agg_totals"].depends_on
+    assert order.index("stg_observations") < order.index("agg_totals")
+
+
+def test_select_syntax() -> None:
+    models = sql_runner.discover()
+    assert sql_runner.select_models(models, "stg_observations+") >= {
+        "stg_observations",
+        "agg_totals",
+    }
+    assert sql_runner.select_models(models, "+agg_totals") >= {"stg_observations", "agg_totals"}
+    assert sql_runner.select_models(models, "agg_totals") == {"agg_totals"}
+    with pytest.raises(TipstatsError, match="unknown model"):
+        sql_runner.select_models(models, "nope+")
+
+
+def test_agg_totals_given_expect() -> None:
+    con = _warehouse()
+    result = sql_runner.run(con)
+    assert set(result["status"]) == {"published"}
+    row = con.execute("select * from agg_totals").df().iloc[0]
+    assert row["value"] == 40.0
+    assert (row["value_low"], row["value_high"]) == (40.0, 44.0)
+    assert row["n_countries"] == 3
+    assert row["n_countries_in_region"] == 4
+    assert row["population_reporting"] == 6_000_000.0
+    assert row["population_coverage_share"] == pytest.approx(0.6)
+    assert row["rate_per_100k"] == pytest.approx(40 * 100000 / 6_000_000)
+
+
+def test_failed_audit_keeps_published_tables() -> None:
+    con = _warehouse()
+    sql_runner.run(con)
+    before = con.execute("select value from agg_totals").fetchall()
+    # a country without a region breaks the one-region-per-scheme audit
+    con.execute(
+        "insert into current_observations values "
+        "('XXX', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 5.0, 'A')"
+    )
+    con.execute("update current_observations set value = 99 where country = 'AUT'")
+    with pytest.raises(sql_runner.SqlTestFailed, match="one_region_per_scheme"):
+        sql_runner.run(con)
+    assert con.execute("select value from agg_totals").fetchall() == before
+
+
+def test_every_model_has_a_grain_comment() -> None:
+    for model in sql_runner.discover().values():
+        assert model.sql.startswith("-- grain:"), model.path
