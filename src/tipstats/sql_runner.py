@@ -93,6 +93,7 @@ def run(
     models = discover(project)
     chosen = select_models(models, select)
     con.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade; create schema {SCRATCH_SCHEMA}")
+    _load_vars(con, project)
     results = []
     for name in build_order(models):
         if name not in chosen:
@@ -120,6 +121,14 @@ def run(
     frame = pd.DataFrame(results, columns=["model", "rows", "seconds", "status"])
     frame["status"] = "published"
     return frame
+
+
+def _load_vars(con: duckdb.DuckDBPyConnection, project: Path) -> None:
+    """The marts' configuration (e.g. minimum countries for a share base) as table `vars`."""
+    frame = pd.read_csv(project / "vars.csv", dtype=str)
+    con.register("vars_frame", frame)
+    con.execute(f"create table {SCRATCH_SCHEMA}.vars as select * from vars_frame")
+    con.unregister("vars_frame")
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

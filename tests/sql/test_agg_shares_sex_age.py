@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tipstats import sql_runner
+
+
+def test_shares_are_pooled_over_countries_with_the_full_breakdown() -> None:
+    con = duckdb.connect(":memory:")
+    con.execute("""
+        create table current_observations as select * from (values
+            ('AUT', 2020, 'VICTIMS_DETECTED', 'F', 'Y_GE18', '_T', '_T', 6.0, 'A'),
+            ('AUT', 2020, 'VICTIMS_DETECTED', 'F', 'Y0T17', '_T', '_T', 2.0, 'A'),
+            ('AUT', 2020, 'VICTIMS_DETECTED', 'M', 'Y_GE18', '_T', '_T', 1.0, 'A'),
+            ('AUT', 2020, 'VICTIMS_DETECTED', 'M', 'Y0T17', '_T', '_T', 1.0, 'A'),
+            ('DEU', 2020, 'VICTIMS_DETECTED', 'F', 'Y_GE18', '_T', '_T', 4.0, 'A'),
+            ('DEU', 2020, 'VICTIMS_DETECTED', 'F', 'Y0T17', '_T', '_T', 0.0, 'A'),
+            ('DEU', 2020, 'VICTIMS_DETECTED', 'M', 'Y_GE18', '_T', '_T', 6.0, 'A'),
+            ('DEU', 2020, 'VICTIMS_DETECTED', 'M', 'Y0T17', '_T', '_T', 0.0, 'A'),
+            -- FRA reports only women: it stays out of the base
+            ('FRA', 2020, 'VICTIMS_DETECTED', 'F', 'Y_GE18', '_T', '_T', 100.0, 'A')
+        ) t(country, year, indicator, sex, age, exploitation, citizenship, value, status)
+    """)
+    con.execute("""
+        create table ref_region_members as select * from (values
+            ('WORLD', 'WLD', 'World', 'AUT'), ('WORLD', 'WLD', 'World', 'DEU'),
+            ('WORLD', 'WLD', 'World', 'FRA')
+        ) t(scheme, region_code, region_name, iso3)
+    """)
+    con.execute("create table ref_population (iso3 varchar, year integer, population double)")
+    sql_runner.run(con)
+    got = con.execute(
+        "select share_group, persons, share, base_persons, base_countries, base_below_minimum "
+        "from agg_shares_sex_age order by share_group"
+    ).fetchall()
+    assert got == [
+        ("boys", 1.0, pytest.approx(0.05), 20.0, 2, True),
+        ("girls", 2.0, pytest.approx(0.10), 20.0, 2, True),
+        ("men", 7.0, pytest.approx(0.35), 20.0, 2, True),
+        ("women", 10.0, pytest.approx(0.50), 20.0, 2, True),
+    ]
