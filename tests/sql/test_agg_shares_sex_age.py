@@ -24,9 +24,10 @@ def test_shares_are_pooled_over_countries_with_the_full_breakdown() -> None:
     """)
     con.execute("""
         create table ref_region_members as select * from (values
-            ('WORLD', 'WLD', 'World', 'AUT'), ('WORLD', 'WLD', 'World', 'DEU'),
-            ('WORLD', 'WLD', 'World', 'FRA')
-        ) t(scheme, region_code, region_name, iso3)
+            ('WORLD', 'WLD', 'World', 'AUT', 'WLD', 'World'),
+            ('WORLD', 'WLD', 'World', 'DEU', 'WLD', 'World'),
+            ('WORLD', 'WLD', 'World', 'FRA', 'WLD', 'World')
+        ) t(scheme, region_code, region_name, iso3, subregion_code, subregion_name)
     """)
     con.execute("create table ref_population (iso3 varchar, year integer, population double)")
     sql_runner.run(con)

@@ -18,9 +18,11 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
     """)
     con.execute("""
         create table ref_region_members as select * from (values
-            ('WORLD', 'WLD', 'World', 'AUT'), ('WORLD', 'WLD', 'World', 'DEU'),
-            ('WORLD', 'WLD', 'World', 'FRA'), ('WORLD', 'WLD', 'World', 'ITA')
-        ) t(scheme, region_code, region_name, iso3)
+            ('WORLD', 'WLD', 'World', 'AUT', 'WLD', 'World'),
+            ('WORLD', 'WLD', 'World', 'DEU', 'WLD', 'World'),
+            ('WORLD', 'WLD', 'World', 'FRA', 'WLD', 'World'),
+            ('WORLD', 'WLD', 'World', 'ITA', 'WLD', 'World')
+        ) t(scheme, region_code, region_name, iso3, subregion_code, subregion_name)
     """)
     con.execute("""
         create table ref_population as select * from (values
