@@ -84,3 +84,11 @@ def test_failed_audit_keeps_published_tables() -> None:
 def test_every_model_has_a_grain_comment() -> None:
     for model in sql_runner.discover().values():
         assert model.sql.startswith("-- grain:"), model.path
+
+
+def test_every_model_is_documented() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "aggregates.md").read_text()
+    for name in sql_runner.discover():
+        assert f"## {name}" in doc, name
