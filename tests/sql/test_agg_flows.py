@@ -26,6 +26,7 @@ def test_flows_from_citizenship_against_the_detecting_country() -> None:
         ) t(scheme, region_code, region_name, iso3, subregion_code, subregion_name)
     """)
     con.execute("create table ref_population (iso3 varchar, year integer, population double)")
+    con.execute("create table ref_rollups (target varchar, code varchar, rolled_code varchar)")
     sql_runner.run(con)
     got = con.execute(
         "select flow, victims, share from agg_flows where region = 'EUR' order by flow"

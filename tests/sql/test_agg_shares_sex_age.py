@@ -30,6 +30,7 @@ def test_shares_are_pooled_over_countries_with_the_full_breakdown() -> None:
         ) t(scheme, region_code, region_name, iso3, subregion_code, subregion_name)
     """)
     con.execute("create table ref_population (iso3 varchar, year integer, population double)")
+    con.execute("create table ref_rollups (target varchar, code varchar, rolled_code varchar)")
     sql_runner.run(con)
     got = con.execute(
         "select share_group, persons, share, base_persons, base_countries, base_below_minimum "

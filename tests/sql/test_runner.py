@@ -30,6 +30,7 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
             ('FRA', 2020, 2000000.0), ('ITA', 2020, 4000000.0)
         ) t(iso3, year, population)
     """)
+    con.execute("create table ref_rollups (target varchar, code varchar, rolled_code varchar)")
     return con
 
 
