@@ -28,6 +28,12 @@ create table ref_region_members as
 create table ref_population as
     select iso3, 2000 + y as year, 1e6 * (1 + i) as population
     from countries cross join range({N_YEARS}) t(y);
+create table ref_rollups as
+    select * from (values
+        ('DATAUNODC', 'SEXUAL', 'SEXUAL'), ('DATAUNODC', 'FORCED_LABOUR', 'FORCED_LABOUR'),
+        ('DATAUNODC', 'OTHER', 'OTHER'), ('SDG', 'SEXUAL', 'SEXUAL'),
+        ('SDG', 'FORCED_LABOUR', 'FORCED_LABOUR'), ('SDG', 'OTHER', 'OTHER')
+    ) t(target, code, rolled_code);
 create table cells as
     select * from (values
         ('_T', '_T', '_T'), ('F', 'Y_GE18', '_T'), ('F', 'Y0T17', '_T'),
