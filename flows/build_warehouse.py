@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from prefect import flow, task
-from tipstats.pipeline_steps import BuildSummary, build_marts, warehouse_fingerprint
 
 from flows import progress
 from tipstats.home import resolve_home
+from tipstats.pipeline_steps import BuildSummary, build_marts, warehouse_fingerprint
 
 
 def _same_warehouse_state(context, parameters) -> str:
-    return parameters["fingerprint"]
+    return f"build-{parameters['fingerprint']}"
 
 
-@task(retries=1, retry_delay_seconds=5, cache_key_fn=_same_warehouse_state)
+@task(retries=1, retry_delay_seconds=5, cache_key_fn=_same_warehouse_state, persist_result=True)
 def run_models(home_root: str, fingerprint: str) -> BuildSummary:
-    # Cached on the warehouse fingerprint (submissions + models + reference data): a rerun with
-    # nothing new skips the rebuild entirely.
+    # Cached on the warehouse fingerprint (home, submissions, models, reference data): a rerun
+    # with nothing new skips the rebuild entirely.
     return build_marts(resolve_home(home_root))
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from tipstats.warehouse import submit
 
 from flows import progress
 from tipstats import inbox
@@ -24,30 +23,32 @@ from tipstats.ingest_summary import (
     summarize_ingest,
     summary_markdown,
 )
+from tipstats.warehouse import submit
 
 ARTIFACT_ROW_LIMIT = 500
 
 
-@task(retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE, task_run_name="submit {path.name}")
+@task(
+    retries=2,
+    retry_delay_seconds=2,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    task_run_name="submit {path.name}",
+)
 def submit_file(path: Path, home_root: str) -> FileOutcome:
     # Retried only for IO trouble (a busy warehouse, a file system hiccup): a rejected file is a
-    # normal return value, not an exception, so it is never retried.
-    return outcome_from_result(path, submit(path, resolve_home(home_root)))
-
-
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
-def archive_file(path: Path, home_root: str, outcome: str) -> str:
-    return str(inbox.archive(path, resolve_home(home_root), outcome))
-
-
-@task(cache_policy=NO_CACHE)
-def publish_report(outcome: FileOutcome) -> None:
-    key = outcome.artifact_key()
+    # normal return value, not an exception. A retry after a load that did land is harmless:
+    # the warehouse recognises the file by its hash. The file-hash check in the warehouse is
+    # also what makes a rerun over the same files a no-op.
+    tipstats_home = resolve_home(home_root)
+    outcome = outcome_from_result(path, submit(path, tipstats_home))
     create_table_artifact(
         table=report_table_rows(outcome, limit=ARTIFACT_ROW_LIMIT),
-        key=key,
+        key=outcome.artifact_key(),
         description=f"Validation report for {outcome.file_name}: {outcome.status}",
     )
+    inbox.archive(path, tipstats_home, outcome.archive_folder)
+    return outcome
 
 
 @flow(name="ingest_inbox", log_prints=False)
@@ -61,12 +62,9 @@ def ingest_inbox(home: str | None = None) -> IngestSummary:
         state = submit_file(path, str(tipstats_home.root), return_state=True)
         if state.is_completed():
             outcome = state.result()
-            publish_report(outcome)
         else:
+            # The file stays in the inbox, so the next run tries it again.
             outcome = FileOutcome.failed(path, str(state.message or "the submit task failed"))
-        # A file that failed outright stays in the inbox, so the next run tries it again.
-        if outcome.status != "failed":
-            archive_file(path, str(tipstats_home.root), outcome.archive_folder)
         outcomes.append(outcome)
         progress.emit(
             "ingest", "file_done", file=path.name, status=outcome.status, rows=outcome.n_rows

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
-from tipstats.pipeline_steps import PipelineSummary
 
 from flows.build_warehouse import build_warehouse
 from flows.ingest_inbox import ingest_inbox
 from flows.publish import publish
+from tipstats.pipeline_steps import PipelineSummary
 
 
 @flow(name="pipeline", log_prints=False)

@@ -23,8 +23,6 @@ QUIET_DEFAULTS = {
     "PREFECT_LOGGING_LOG_PRINTS": "false",
     # A cold ephemeral server on a busy 2-core machine can take a while to migrate its database.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    # Task results persist so that cached tasks can be skipped on a rerun.
-    "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
 }
 
 

@@ -1,4 +1,4 @@
-"""tipstats: standardized indicators on trafficking in persons, from NSO files to Global Report tables."""
+"""tipstats: standardized indicators on trafficking in persons, from NSO files to report tables."""
 
 from __future__ import annotations
 

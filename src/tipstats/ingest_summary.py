@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-REPORT_COLUMNS = ("rule_id", "severity", "row", "column", "value", "message")
+from tipstats.report_frame import REPORT_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class FileOutcome:
     submission_id: int | None = None
     country: str | None = None
     n_rows: int = 0
+    n_cells: int = 0
     n_errors: int = 0
     n_warnings: int = 0
     message: str = ""
@@ -65,7 +66,7 @@ class IngestSummary:
 
     @property
     def cells_loaded(self) -> int:
-        return sum(o.n_rows for o in self.outcomes if o.status == "accepted")
+        return sum(o.n_cells for o in self.outcomes if o.status == "accepted")
 
 
 def summarize_ingest(outcomes: list[FileOutcome]) -> IngestSummary:
@@ -93,12 +94,34 @@ def summary_markdown(summary: IngestSummary) -> str:
         f"- failed (left in the inbox for the next run): {summary.failed}",
         f"- cells loaded: {summary.cells_loaded}",
         "",
-        "| file | status | submission | rows | errors | warnings | report |",
-        "|---|---|---|---|---|---|---|",
+        "| file | status | submission | rows | cells | errors | warnings | report |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for o in summary.outcomes:
         lines.append(
-            f"| {o.file_name} | {o.status} | {o.submission_id or ''} | {o.n_rows} | "
+            f"| {o.file_name} | {o.status} | {o.submission_id or ''} | {o.n_rows} | {o.n_cells} | "
             f"{o.n_errors} | {o.n_warnings} | {o.report_path or o.message} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def outcome_from_result(path: Path, result: Any) -> FileOutcome:
+    """One inbox file's outcome from what ``warehouse.submit`` returned for it."""
+    report = getattr(result.report, "table", None)
+    return FileOutcome(
+        file_name=path.name,
+        status=result.status,
+        submission_id=result.submission_id,
+        country=result.country,
+        n_rows=result.n_rows,
+        n_cells=result.n_cells if result.status == "accepted" else 0,
+        n_errors=result.n_errors,
+        n_warnings=result.n_warnings,
+        message=result.message,
+        report_path=str(result.report_path) if result.report_path else None,
+        report=(
+            report.reindex(columns=list(REPORT_COLUMNS))
+            if isinstance(report, pd.DataFrame)
+            else pd.DataFrame(columns=REPORT_COLUMNS)
+        ),
+    )

@@ -1,0 +1,102 @@
+"""The build and export steps of the pipeline as plain library calls, and the run's summary.
+
+Prefect tasks in ``flows/`` wrap these one-to-one, so the same calls run (and are benchmarked)
+with or without Prefect. ``warehouse_fingerprint`` says whether anything that feeds the marts
+has changed since the last run: the flows cache the build and the export on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tipstats import sql_runner, warehouse
+from tipstats.disclosure import DisclosureConfig
+from tipstats.exports import export_home
+from tipstats.home import Home, project_root, reference_dir
+from tipstats.ingest_summary import IngestSummary, summary_markdown
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    n_models: int
+    rows_by_model: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    folder: str
+    run_id: str
+    n_files: int
+    n_tables: int
+
+
+def build_marts(home: Home) -> BuildSummary:
+    """Run every SQL model and test; the marts are published only if every test passes."""
+    with warehouse.write_connection(home) as con:
+        result = sql_runner.run(con)
+    return BuildSummary(
+        n_models=len(result),
+        rows_by_model={str(r.model): int(r.rows) for r in result.itertuples(index=False)},
+        seconds=float(result["seconds"].sum()) if len(result) else 0.0,
+    )
+
+
+def export_tables(home: Home, threshold: int = 5) -> ExportSummary:
+    """Write the report tables, SDMX-CSV, charts and profiles into ``exports/<run-id>/``."""
+    exported = export_home(home, config=DisclosureConfig(threshold=threshold))
+    return ExportSummary(
+        folder=str(exported.folder),
+        run_id=exported.run_id,
+        n_files=len(exported.files),
+        n_tables=len(exported.tables),
+    )
+
+
+def _hash_files(digest: hashlib._Hash, folder: Path, pattern: str) -> None:
+    for path in sorted(folder.rglob(pattern)):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+
+
+def warehouse_fingerprint(home: Home) -> str:
+    """A hash of everything the marts depend on: submissions, SQL models, reference data."""
+    digest = hashlib.sha256(str(home.root.resolve()).encode())
+    if home.database.exists():
+        submissions = warehouse.read_tables(home, ["submissions"])["submissions"]
+        if submissions is not None and len(submissions):
+            digest.update(
+                submissions[["submission_id", "status"]]
+                .sort_values("submission_id")
+                .to_csv(index=False)
+                .encode()
+            )
+    _hash_files(digest, project_root() / "dbt_like_sql", "*.sql")
+    _hash_files(digest, project_root() / "dbt_like_sql", "*.csv")
+    _hash_files(digest, reference_dir(), "*.csv")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class PipelineSummary:
+    ingest: IngestSummary
+    build: BuildSummary
+    export: ExportSummary
+
+    def markdown(self) -> str:
+        return "\n".join(
+            [
+                summary_markdown(self.ingest),
+                "# Build",
+                "",
+                f"- marts rebuilt: {self.build.n_models}",
+                "",
+                "# Exports",
+                "",
+                f"- folder: {self.export.folder}",
+                f"- files: {self.export.n_files}, tables: {self.export.n_tables}",
+                "",
+            ]
+        )
