@@ -67,7 +67,7 @@ def ingest_inbox(home: str | None = None) -> IngestSummary:
             outcome = FileOutcome.failed(path, str(state.message or "the submit task failed"))
         outcomes.append(outcome)
         progress.emit(
-            "ingest", "file_done", file=path.name, status=outcome.status, rows=outcome.n_rows
+            "ingest", "file_done", file=path.name, status=outcome.status, cells=outcome.n_cells
         )
     summary = summarize_ingest(outcomes)
     create_markdown_artifact(

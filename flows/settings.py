@@ -7,7 +7,10 @@ environment win: an analyst who points ``PREFECT_API_URL`` at a real server keep
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from tipstats.home import Home
 
@@ -32,3 +35,44 @@ def configure_prefect(home: Home | None = None) -> None:
         os.environ.setdefault(name, value)
     if home is not None and "PREFECT_API_URL" not in os.environ:
         os.environ.setdefault("PREFECT_HOME", str(home.root / ".prefect"))
+
+
+class HeldRunErrors(logging.Filter):
+    """Holds back Prefect's error records about flow and task runs while the CLI shows a run.
+
+    The CLI reports an expected failure (a failed SQL test, no marts) as one plain line; Prefect
+    would print the same failure again with a traceback. Held records are replayed when the
+    failure turns out to be a bug, where the traceback is what a developer needs.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[logging.LogRecord] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR and record.name.startswith(RUN_LOGGERS):
+            self.held.append(record)
+            return False
+        return True
+
+
+RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+
+
+@contextmanager
+def held_run_errors() -> Iterator[HeldRunErrors]:
+    """Hold Prefect's run error records on the console handlers for the duration."""
+    holder = HeldRunErrors()
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(holder)
+    try:
+        yield holder
+    finally:
+        for handler in handlers:
+            handler.removeFilter(holder)
+
+
+def replay(holder: HeldRunErrors) -> None:
+    for record in holder.held:
+        logging.getLogger(record.name).handle(record)

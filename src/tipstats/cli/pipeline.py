@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 
 from tipstats.cli.app import HomeOption, app, console
+from tipstats.errors import TipstatsError
 from tipstats.home import resolve_home, samples_dir
 
 
@@ -21,15 +22,24 @@ def _run_pipeline(home_option: Path | None, threshold: int):
     configure_prefect(tipstats_home)
     from flows import progress
     from flows.pipeline import pipeline
+    from flows.settings import held_run_errors, replay
 
     display = RunDisplay()
     progress.watch(display.update)
     try:
-        with Live(display.render(), console=console, refresh_per_second=8) as live:
-            display.live = live
-            summary = pipeline(home=str(tipstats_home.root), threshold=threshold)
+        with held_run_errors() as holder:
+            try:
+                with Live(display.render(), console=console, transient=True) as live:
+                    display.live = live
+                    summary = pipeline(home=str(tipstats_home.root), threshold=threshold)
+            except TipstatsError:
+                raise
+            except Exception:
+                replay(holder)
+                raise
     finally:
         progress.unwatch(display.update)
+        console.print(display.render())
     console.print(summary_table(summary))
     return summary
 
@@ -98,7 +108,7 @@ class RunDisplay:
             self.last_file = f"{event['file']}: {event['status']}"
             if event["status"] == "accepted":
                 self.accepted += 1
-                self.rows += event.get("rows") or 0
+                self.rows += event.get("cells") or 0
             elif event["status"] == "rejected":
                 self.rejected += 1
         elif event["stage"] == "build" and event["event"] == "done":
@@ -114,7 +124,7 @@ class RunDisplay:
             f"{self.files_done}/{self.files_total} "
             f"({self.accepted} accepted, {self.rejected} rejected)",
         )
-        table.add_row("rows loaded", f"{self.rows:,}")
+        table.add_row("cells loaded", f"{self.rows:,}")
         table.add_row("models", str(self.models))
         table.add_row("last", self.last_file)
         return table
