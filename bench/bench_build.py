@@ -42,12 +42,12 @@ create table cells as
     ) t(sex, age, exploitation);
 create table current_observations as
     select c.iso3 as country, 2000 + y as year, ind as indicator, sex, age, exploitation,
-        '_T' as citizenship, 'NSO' as source, (hash(c.iso3, y, ind, sex, age) % 500)::double
+        '_T' as citizenship, 'POLICE' as source, (hash(c.iso3, y, ind, sex, age) % 500)::double
         as value, 'A' as status, null as comment, 1 as source_row
     from countries as c cross join range({N_YEARS}) t(y) cross join cells
     cross join (values ('VICTIMS_DETECTED'), ('PERSONS_CONVICTED')) i(ind)
     union all
-    select c.iso3, 2000 + y, 'VICTIMS_DETECTED', '_T', '_T', '_T', cit, 'NSO',
+    select c.iso3, 2000 + y, 'VICTIMS_DETECTED', '_T', '_T', '_T', cit, 'POLICE',
         (hash(c.iso3, y, cit) % 100)::double, 'A', null, 1
     from countries as c cross join range({N_YEARS}) t(y)
     cross join (values ('NATIONALS'), ('C001'), ('C150'), ('UNKNOWN')) z(cit);

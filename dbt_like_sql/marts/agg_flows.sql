@@ -3,10 +3,11 @@
 -- NATIONALS = domestic; an ISO3 citizenship in the same sub-region / region / elsewhere;
 -- FOREIGN and UNKNOWN cannot be placed and are reported as their own category.
 with observations as (
-    select * from stg_observations
+    select * from int_observations_regions
     where
-        indicator = 'VICTIMS_DETECTED' and sex = '_T' and age = '_T'
-        and exploitation = '_T' and citizenship <> '_T' and value is not null
+        indicator = getvariable('victims_indicator')
+        and sex = getvariable('total_code') and age = getvariable('total_code') and exploitation = getvariable('total_code')
+        and citizenship <> getvariable('total_code') and value is not null
 ),
 
 members as (
@@ -17,7 +18,7 @@ placed as (
     select
         o.scheme, o.region_code as region, o.year, o.country, o.value,
         case
-            when o.citizenship = 'NATIONALS' or o.citizenship = o.country then 'domestic'
+            when o.citizenship = getvariable('nationals_code') or o.citizenship = o.country then 'domestic'
             when c.iso3 is null then 'unattributable_' || lower(o.citizenship)
             when c.subregion_code = d.subregion_code then 'within_subregion'
             when c.region_code = d.region_code then 'within_region'

@@ -1,35 +1,37 @@
--- grain: scheme x region x year x indicator x group (women, girls, men, boys)
--- pooled shares: sum of a group over the countries reporting all four sex x age cells,
--- divided by the sum of those four cells; other countries do not enter the base.
-with observations as (
-    select * from stg_observations
+-- grain: scheme x region x year x indicator x share_group (women, girls, men, boys)
+-- pooled shares: sum of a group over the countries reporting every group of ref_share_groups,
+-- divided by the sum of those groups; other countries do not enter the base.
+with share_groups as (
+    select share_group, sex, age from ref_share_groups
+),
+
+observations as (
+    select * from int_observations_regions
     where
-        indicator in ('VICTIMS_DETECTED', 'PERSONS_CONVICTED')
-        and exploitation = '_T' and citizenship = '_T'
-        and sex in ('F', 'M') and age in ('Y0T17', 'Y_GE18')
+        list_contains(string_split(getvariable('share_indicators'), ','), indicator)
+        and exploitation = getvariable('total_code') and citizenship = getvariable('total_code')
 ),
 
 model_vars as (
-    select value::integer as min_countries from vars where name = 'min_countries_share_base'
+    select
+        getvariable('min_countries_share_base')::integer as min_countries,
+        (select count(*) from share_groups) as n_groups
 ),
 
 grouped as (
     select
-        scheme, region_code as region, year, indicator, country, value,
-        case
-            when sex = 'F' and age = 'Y_GE18' then 'women'
-            when sex = 'F' then 'girls'
-            when age = 'Y_GE18' then 'men'
-            else 'boys'
-        end as share_group
-    from observations
+        o.scheme, o.region_code as region, o.year, o.indicator, o.country, o.value,
+        g.share_group
+    from observations as o
+    inner join share_groups as g on g.sex = o.sex and g.age = o.age
 ),
 
 complete_countries as (
-    select scheme, region, year, indicator, country
-    from grouped
-    group by all
-    having count(distinct share_group) = 4 and count(value) = 4
+    select g.scheme, g.region, g.year, g.indicator, g.country
+    from grouped as g
+    cross join model_vars as v
+    group by g.scheme, g.region, g.year, g.indicator, g.country, v.n_groups
+    having count(distinct g.share_group) = v.n_groups and count(g.value) = v.n_groups
 ),
 
 pooled as (

@@ -1,6 +1,6 @@
 -- grain: scheme x region x year x indicator x sex x age x exploitation (citizenship total)
 with observations as (
-    select * from stg_observations where citizenship = '_T'
+    select * from int_observations_regions where citizenship = getvariable('total_code')
 ),
 
 members as (
@@ -17,7 +17,10 @@ summed as (
         o.scheme, o.region_code as region, o.year, o.indicator, o.sex, o.age, o.exploitation,
         sum(o.value) as value,
         sum(coalesce(o.value, 0)) as value_low,
-        sum(coalesce(o.value, case when o.status = 'C' then 4 end)) as value_high,
+        sum(coalesce(o.value, case
+            when o.status = getvariable('censored_status')
+                then getvariable('censored_max_value')::integer
+        end)) as value_high,
         count(distinct o.country) as n_countries,
         sum(p.population) as population_reporting
     from observations as o

@@ -1,16 +1,13 @@
--- grain: one current observation x region scheme of the reporting country
+-- grain: one current observation (country x year x indicator x sex x age x exploitation x citizenship x source)
 with observations as (
     select * from current_observations
 ),
 
-members as (
-    select scheme, region_code, region_name, iso3 from ref_region_members
-),
-
 final as (
-    select m.scheme, m.region_code, m.region_name, o.*
-    from observations as o
-    inner join members as m on m.iso3 = o.country
+    select
+        country, year, indicator, sex, age, exploitation, citizenship, source,
+        value, status
+    from observations
 )
 
 select * from final

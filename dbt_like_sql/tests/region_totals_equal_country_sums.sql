@@ -3,9 +3,9 @@ with country_sums as (
     select
         m.scheme, m.region_code as region, o.year, o.indicator, o.sex, o.age, o.exploitation,
         sum(o.value) as country_sum
-    from current_observations as o
+    from int_observations as o
     inner join ref_region_members as m on m.iso3 = o.country
-    where o.citizenship = '_T'
+    where o.citizenship = getvariable('total_code')
     group by all
 ),
 

@@ -3,10 +3,17 @@
 Models live in `dbt_like_sql/{staging,intermediate,marts}/*.sql` (file name = table name);
 tests in `dbt_like_sql/tests/*.sql` each return offending rows. Publishing happens only when
 every test returns no rows (write-audit-publish), so a failed audit leaves the old tables.
+
+Configuration is data: each row of `dbt_like_sql/vars.csv` becomes a DuckDB variable the models
+read with `getvariable('name')`, and each row of `dbt_like_sql/seeds.csv` loads a reference CSV
+of `data/reference/` as a table (published next to the marts, so queries can see it).
+
+Public entry point: `run(con, project=DEFAULT_PROJECT, select=None, reference=None)`.
 """
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from graphlib import TopologicalSorter
@@ -18,11 +25,13 @@ import sqlglot
 from sqlglot import exp
 
 from tipstats.errors import TipstatsError
+from tipstats.home import reference_dir
 
 MODEL_LAYERS = ("staging", "intermediate", "marts")
 SCRATCH_SCHEMA = "scratch"
 PUBLISHED_SCHEMA = "main"
 DEFAULT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -87,13 +96,21 @@ def _closure(start: str, edges: dict[str, set[str]]) -> set[str]:
 
 
 def run(
-    con: duckdb.DuckDBPyConnection, project: Path = DEFAULT_PROJECT, select: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    project: Path = DEFAULT_PROJECT,
+    select: str | None = None,
+    reference: Path | None = None,
 ) -> pd.DataFrame:
-    """Build, audit and publish; returns one row per model (model, rows, seconds, status)."""
+    """Build, audit and publish; returns one row per model (model, rows, seconds, status).
+
+    Raises `SqlTestFailed` (nothing published) when an audit returns rows, `TipstatsError` when
+    a model fails or a seed or variable is malformed.
+    """
     models = discover(project)
     chosen = select_models(models, select)
     con.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade; create schema {SCRATCH_SCHEMA}")
-    _load_vars(con, project)
+    set_vars(con, project)
+    seeds = _load_seeds(con, project, reference if reference is not None else reference_dir())
     results = []
     for name in build_order(models):
         if name not in chosen:
@@ -117,18 +134,36 @@ def run(
         n_rows = con.execute(f"select count(*) from {SCRATCH_SCHEMA}.{name}").fetchone()[0]
         results.append((name, n_rows, time.perf_counter() - started, "built"))
     _audit(con, project)
-    _publish(con, [r[0] for r in results])
+    _publish(con, seeds + [r[0] for r in results])
     frame = pd.DataFrame(results, columns=["model", "rows", "seconds", "status"])
     frame["status"] = "published"
     return frame
 
 
-def _load_vars(con: duckdb.DuckDBPyConnection, project: Path) -> None:
-    """The marts' configuration (e.g. minimum countries for a share base) as table `vars`."""
-    frame = pd.read_csv(project / "vars.csv", dtype=str)
-    con.register("vars_frame", frame)
-    con.execute(f"create table {SCRATCH_SCHEMA}.vars as select * from vars_frame")
-    con.unregister("vars_frame")
+def set_vars(con: duckdb.DuckDBPyConnection, project: Path = DEFAULT_PROJECT) -> pd.DataFrame:
+    """Set each row of `vars.csv` as a DuckDB variable (text; models cast what they need)."""
+    frame = pd.read_csv(project / "vars.csv", dtype=str, keep_default_na=False)
+    for row, (name, value) in enumerate(zip(frame["name"], frame["value"], strict=True), start=2):
+        if not _IDENTIFIER.match(name):
+            raise TipstatsError(f"{project / 'vars.csv'} row {row}: bad variable name {name!r}")
+        con.execute(f"set variable {name} = ?", [value])
+    return frame
+
+
+def _load_seeds(con: duckdb.DuckDBPyConnection, project: Path, reference: Path) -> list[str]:
+    """Load the reference CSVs listed in `seeds.csv` into the scratch schema; their names."""
+    seeds = pd.read_csv(project / "seeds.csv", dtype=str, keep_default_na=False)
+    for row, (table, file) in enumerate(zip(seeds["table"], seeds["file"], strict=True), start=2):
+        path = reference / file
+        if not _IDENTIFIER.match(table) or not path.is_file():
+            raise TipstatsError(
+                f"{project / 'seeds.csv'} row {row}: table {table!r}, file {path} not found"
+            )
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        con.register("_seed_frame", frame)
+        con.execute(f"create table {SCRATCH_SCHEMA}.{table} as select * from _seed_frame")
+        con.unregister("_seed_frame")
+    return list(seeds["table"])
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:

@@ -8,7 +8,7 @@ from tipstats import sql_runner
 def test_flows_from_citizenship_against_the_detecting_country() -> None:
     con = duckdb.connect(":memory:")
     con.execute("""
-        create table current_observations as select * from (values
+        create table current_observations as select *, 'OTHER' as source from (values
             ('AUT', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', 'NATIONALS', 5.0, 'A'),
             ('AUT', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', 'DEU', 3.0, 'A'),
             ('AUT', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', 'FRA', 2.0, 'A'),

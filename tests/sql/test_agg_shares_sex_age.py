@@ -9,7 +9,7 @@ from tipstats import sql_runner
 def test_shares_are_pooled_over_countries_with_the_full_breakdown() -> None:
     con = duckdb.connect(":memory:")
     con.execute("""
-        create table current_observations as select * from (values
+        create table current_observations as select *, 'OTHER' as source from (values
             ('AUT', 2020, 'VICTIMS_DETECTED', 'F', 'Y_GE18', '_T', '_T', 6.0, 'A'),
             ('AUT', 2020, 'VICTIMS_DETECTED', 'F', 'Y0T17', '_T', '_T', 2.0, 'A'),
             ('AUT', 2020, 'VICTIMS_DETECTED', 'M', 'Y_GE18', '_T', '_T', 1.0, 'A'),

@@ -10,7 +10,7 @@ from tipstats.errors import TipstatsError
 def _warehouse() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("""
-        create table current_observations as select * from (values
+        create table current_observations as select *, 'OTHER' as source from (values
             ('AUT', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 10.0, 'A'),
             ('DEU', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 30.0, 'A'),
             ('FRA', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', null, 'C')
@@ -37,8 +37,8 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
 def test_dependencies_are_parsed_and_ordered() -> None:
     models = sql_runner.discover()
     order = sql_runner.build_order(models)
-    assert "stg_observations" in models["agg_totals"].depends_on
-    assert order.index("stg_observations") < order.index("agg_totals")
+    assert "int_observations_regions" in models["agg_totals"].depends_on
+    assert order.index("int_observations") < order.index("agg_totals")
 
 
 def test_select_syntax() -> None:
@@ -74,7 +74,7 @@ def test_failed_audit_keeps_published_tables() -> None:
     # a country without a region breaks the one-region-per-scheme audit
     con.execute(
         "insert into current_observations values "
-        "('XXX', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 5.0, 'A')"
+        "('XXX', 2020, 'VICTIMS_DETECTED', '_T', '_T', '_T', '_T', 5.0, 'A', 'OTHER')"
     )
     con.execute("update current_observations set value = 99 where country = 'AUT'")
     with pytest.raises(sql_runner.SqlTestFailed, match="one_region_per_scheme"):
