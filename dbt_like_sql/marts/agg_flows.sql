@@ -1,12 +1,15 @@
 -- grain: scheme x region (of detection) x year x flow
 -- flow of each detected victim from citizenship against the detecting country:
 -- NATIONALS = domestic; an ISO3 citizenship in the same sub-region / region / elsewhere;
--- FOREIGN and UNKNOWN cannot be placed and are reported as their own category.
+-- FOREIGN cannot be placed and is its own flow (unattributable_foreign). Shares are of the
+-- victims with known citizenship: UNKNOWN is no flow and is reported beside the shares
+-- (unknown_persons, over the same countries).
 with observations as (
     select * from int_observations_regions
     where
         indicator = getvariable('victims_indicator')
-        and sex = getvariable('total_code') and age = getvariable('total_code') and exploitation = getvariable('total_code')
+        and sex = getvariable('total_code') and age = getvariable('total_code')
+        and exploitation = getvariable('total_code')
         and citizenship <> getvariable('total_code') and value is not null
 ),
 
@@ -14,11 +17,16 @@ members as (
     select scheme, region_code, subregion_code, iso3 from ref_region_members
 ),
 
+model_vars as (
+    select getvariable('min_countries_share_base')::integer as min_countries
+),
+
 placed as (
     select
         o.scheme, o.region_code as region, o.year, o.country, o.value,
         case
-            when o.citizenship = getvariable('nationals_code') or o.citizenship = o.country then 'domestic'
+            when o.citizenship = getvariable('nationals_code') or o.citizenship = o.country
+                then 'domestic'
             when c.iso3 is null then 'unattributable_' || lower(o.citizenship)
             when c.subregion_code = d.subregion_code then 'within_subregion'
             when c.region_code = d.region_code then 'within_region'
@@ -27,16 +35,48 @@ placed as (
     from observations as o
     inner join members as d on d.scheme = o.scheme and d.iso3 = o.country
     left join members as c on c.scheme = o.scheme and c.iso3 = o.citizenship
+    where o.citizenship <> getvariable('unknown_code')
+),
+
+base_countries as (
+    select distinct scheme, region, year, country from placed
+),
+
+bases as (
+    select scheme, region, year, count(*) as base_countries
+    from base_countries
+    group by all
+),
+
+unknown as (
+    select o.scheme, o.region_code as region, o.year, sum(o.value) as unknown_persons
+    from observations as o
+    inner join base_countries as b
+        on b.scheme = o.scheme and b.region = o.region_code and b.year = o.year
+        and b.country = o.country
+    where o.citizenship = getvariable('unknown_code')
+    group by all
+),
+
+pooled as (
+    select scheme, region, year, flow, sum(value) as victims, count(distinct country) as n_countries
+    from placed
+    group by all
 ),
 
 final as (
     select
-        scheme, region, year, flow,
-        sum(value) as victims,
-        count(distinct country) as n_countries,
-        sum(value) / sum(sum(value)) over (partition by scheme, region, year) as share
-    from placed
-    group by scheme, region, year, flow
+        p.scheme, p.region, p.year, p.flow, p.victims, p.n_countries,
+        sum(p.victims) over (partition by p.scheme, p.region, p.year) as base_persons,
+        b.base_countries,
+        p.victims / nullif(sum(p.victims) over (partition by p.scheme, p.region, p.year), 0)
+            as share,
+        b.base_countries < v.min_countries as base_below_minimum,
+        coalesce(u.unknown_persons, 0) as unknown_persons
+    from pooled as p
+    inner join bases as b using (scheme, region, year)
+    left join unknown as u using (scheme, region, year)
+    cross join model_vars as v
 )
 
 select * from final

@@ -142,7 +142,7 @@ def run(
 
 def set_vars(con: duckdb.DuckDBPyConnection, project: Path = DEFAULT_PROJECT) -> pd.DataFrame:
     """Set each row of `vars.csv` as a DuckDB variable (text; models cast what they need)."""
-    frame = pd.read_csv(project / "vars.csv", dtype=str, keep_default_na=False)
+    frame = _read_config(project / "vars.csv", ("name", "value"))
     for row, (name, value) in enumerate(zip(frame["name"], frame["value"], strict=True), start=2):
         if not _IDENTIFIER.match(name):
             raise TipstatsError(f"{project / 'vars.csv'} row {row}: bad variable name {name!r}")
@@ -150,9 +150,21 @@ def set_vars(con: duckdb.DuckDBPyConnection, project: Path = DEFAULT_PROJECT) ->
     return frame
 
 
+def _read_config(path: Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A small CSV of the project, or a one-line error naming the file and what is wrong."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError) as error:
+        raise TipstatsError(f"{path}: cannot read ({str(error).strip()})") from error
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TipstatsError(f"{path}: missing column {', '.join(missing)}")
+    return frame
+
+
 def _load_seeds(con: duckdb.DuckDBPyConnection, project: Path, reference: Path) -> list[str]:
     """Load the reference CSVs listed in `seeds.csv` into the scratch schema; their names."""
-    seeds = pd.read_csv(project / "seeds.csv", dtype=str, keep_default_na=False)
+    seeds = _read_config(project / "seeds.csv", ("table", "file"))
     for row, (table, file) in enumerate(zip(seeds["table"], seeds["file"], strict=True), start=2):
         path = reference / file
         if not _IDENTIFIER.match(table) or not path.is_file():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from tipstats import sql_runner
 
@@ -29,12 +30,13 @@ def test_flows_from_citizenship_against_the_detecting_country() -> None:
     con.execute("create table ref_rollups (target varchar, code varchar, rolled_code varchar)")
     sql_runner.run(con)
     got = con.execute(
-        "select flow, victims, share from agg_flows where region = 'EUR' order by flow"
+        "select flow, victims, share, base_persons, base_countries, unknown_persons "
+        "from agg_flows where region = 'EUR' order by flow"
     ).fetchall()
+    # shares are of the 17 victims with known citizenship; the 3 UNKNOWN are reported beside
     assert got == [
-        ("domestic", 5.0, 0.25),
-        ("transregional", 7.0, 0.35),
-        ("unattributable_unknown", 3.0, 0.15),
-        ("within_region", 2.0, 0.10),
-        ("within_subregion", 3.0, 0.15),
+        ("domestic", 5.0, pytest.approx(5 / 17), 17.0, 1, 3.0),
+        ("transregional", 7.0, pytest.approx(7 / 17), 17.0, 1, 3.0),
+        ("within_region", 2.0, pytest.approx(2 / 17), 17.0, 1, 3.0),
+        ("within_subregion", 3.0, pytest.approx(3 / 17), 17.0, 1, 3.0),
     ]
