@@ -45,6 +45,11 @@ class Model:
 class SqlTestFailed(TipstatsError):
     """An audit query returned rows: nothing was published."""
 
+    def __init__(self, message: str, *, test: str, offending: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.test = test
+        self.offending = offending
+
 
 def discover(project: Path = DEFAULT_PROJECT) -> dict[str, Model]:
     """All models of the project with the other models each one reads."""
@@ -74,7 +79,9 @@ def select_models(models: dict[str, Model], selector: str | None) -> set[str]:
         return set(models)
     name = selector.strip("+")
     if name not in models:
-        raise TipstatsError(f"unknown model {name!r}; known: {', '.join(sorted(models))}")
+        raise TipstatsError(
+            f"unknown model {name!r}; known: {', '.join(sorted(models))}", exit_code=2
+        )
     chosen = {name}
     if selector.endswith("+"):
         chosen |= _closure(
@@ -193,7 +200,9 @@ def _audit(con: duckdb.DuckDBPyConnection, project: Path) -> None:
             if len(offending):
                 raise SqlTestFailed(
                     f"SQL test {test.stem} failed ({len(offending)} offending rows); "
-                    f"nothing published. First rows:\n{offending.head(5).to_string(index=False)}"
+                    f"nothing published. First rows:\n{offending.head(5).to_string(index=False)}",
+                    test=test.stem,
+                    offending=offending,
                 )
     finally:
         con.execute(f"set search_path = '{PUBLISHED_SCHEMA}'")

@@ -93,3 +93,26 @@ def test_every_model_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "aggregates.md").read_text()
     for name in sql_runner.discover():
         assert f"## {name}" in doc, name
+
+
+def test_models_hold_no_code_list_literals() -> None:
+    """Codes the models select on come from vars.csv or reference tables, not SQL strings."""
+    import sqlglot
+    from sqlglot import exp
+
+    from tipstats.codelists import load_codelists
+
+    codes = set(load_codelists().code_table["code"])
+    for model in sql_runner.discover().values():
+        tree = sqlglot.parse_one(model.sql, read="duckdb")
+        literals = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string}
+        assert not literals & codes, (model.path.name, sorted(literals & codes))
+
+
+def test_vars_become_variables_and_bad_names_are_refused(tmp_path) -> None:
+    con = duckdb.connect(":memory:")
+    sql_runner.set_vars(con)
+    assert con.execute("select getvariable('total_code')").fetchone() == ("_T",)
+    (tmp_path / "vars.csv").write_text("name,value,meaning\nbad name,1,x\n")
+    with pytest.raises(TipstatsError, match="bad variable name"):
+        sql_runner.set_vars(con, tmp_path)

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from tipstats import sql_runner, warehouse
-from tipstats.cli.app import HomeOption, app, console
+from tipstats.cli.app import HomeOption, app, console, fail
 from tipstats.home import resolve_home
 
 
@@ -20,8 +20,12 @@ def build(
     home: HomeOption = None,
 ) -> None:
     """Build the SQL models into marts; publish only when every SQL test passes."""
-    with warehouse.write_connection(resolve_home(home)) as con:
-        result = sql_runner.run(con, select=select)
+    try:
+        with warehouse.write_connection(resolve_home(home)) as con:
+            result = sql_runner.run(con, select=select)
+    except sql_runner.SqlTestFailed as failure:
+        # exit 1 with the test's name and first rows; the published marts are unchanged
+        raise fail(str(failure)) from failure
     table = Table("model", "rows", "seconds", "status")
     for row in result.itertuples(index=False):
         table.add_row(row.model, f"{row.rows:,}", f"{row.seconds:.2f}", row.status)
