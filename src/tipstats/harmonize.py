@@ -123,9 +123,10 @@ def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
 def clean_text(text: pd.Series) -> pd.Series:
     """Cells as stripped strings, empty string for a missing cell."""
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
-    # one slot more for the missing cells, which factorize codes as -1
-    cleaned = np.array([*(str(value).strip() for value in uniques), ""], dtype=object)
-    return pd.Series(cleaned[codes], index=text.index, dtype=object)
+    # one slot more for the missing cells, which factorize codes as -1; the texts stay in
+    # arrow memory, where comparing and grouping a million cells is cheap
+    cleaned = pd.array([*(str(value).strip() for value in uniques), ""], dtype="str")
+    return pd.Series(cleaned.take(codes), index=text.index)
 
 
 # --- labels -> codes ----------------------------------------------------------------------------
@@ -170,9 +171,10 @@ def code_frame(frame: pd.DataFrame, codelists: CodeLists) -> CodedFrame:
 
 
 def _lookup(text: pd.Series, resolve: Callable[[str], str | None]) -> pd.Series:
-    return map_distinct(text, lambda value: resolve(value) if value != "" else None).astype(
-        "string"
-    )
+    """The code of every cell, resolved once per distinct text and spread by position."""
+    positions, uniques = pd.factorize(text, use_na_sentinel=False)
+    found = [resolve(value) if value != "" else None for value in uniques]
+    return pd.Series(pd.array(found, dtype="string").take(positions), index=text.index)
 
 
 # --- the harmonized observation -----------------------------------------------------------------

@@ -8,6 +8,7 @@ source row the user sees.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from tipstats import columns as C
@@ -38,20 +39,85 @@ def _with_bounds(obs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _part_total_pairs(obs: pd.DataFrame, dimension: str) -> pd.DataFrame:
+# --- cells as integer keys ----------------------------------------------------------------------
+# A part and its total share every key column but one. Each key column is coded once as small
+# integers and the other columns are combined into one integer per cell, so a file of a million
+# cells is matched part to total with integer arrays instead of seven-column string joins.
+_KEY_LIMIT = 2**62
+
+
+def _key_codes(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, int]]:
+    """Each key column as integer codes (nulls coded too, as a join matches them) and its
+    number of distinct codes."""
+    coded = {}
+    for column in KEY:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        coded[column] = (codes.astype(np.int64), max(len(uniques), 1))
+    return coded
+
+
+def _combined(coded: dict[str, tuple[np.ndarray, int]], columns: list[str]) -> np.ndarray:
+    """One integer per row that is equal exactly when ``columns`` are all equal."""
+    key = np.zeros(len(next(iter(coded.values()))[0]), dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, n = coded[column]
+        if size * n >= _KEY_LIMIT:  # renumber before the product could overflow
+            key, found = pd.factorize(key)
+            key, size = key.astype(np.int64), max(len(found), 1)
+        key = key * n + codes
+        size *= n
+    return key
+
+
+def _matches(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (i, j) with ``left[i] == right[j]``, in the order of ``left`` then ``right``
+    (what an inner join gives)."""
+    index = pd.Index(right)
+    if index.is_unique:
+        found = index.get_indexer(left)
+        i = np.flatnonzero(found >= 0)
+        return i, found[i]
+    pairs = pd.DataFrame({"_k": left, "_i": np.arange(len(left))}).merge(
+        pd.DataFrame({"_k": right, "_j": np.arange(len(right))}), on="_k"
+    )
+    return pairs["_i"].to_numpy(), pairs["_j"].to_numpy()
+
+
+def _is_total(frame: pd.DataFrame, dimension: str) -> np.ndarray:
+    return (frame[dimension] == C.TOTAL).fillna(False).to_numpy(dtype=bool)
+
+
+def _over_pairs(
+    frame: pd.DataFrame, dimension: str, coded: dict[str, tuple[np.ndarray, int]]
+) -> pd.DataFrame:
+    """Every part whose lower bound exceeds its total's upper bound, with the total's bounds and
+    row (``lo_total``, ``hi_total``, ``source_row_total``) and the part's index (``_index``)."""
     others = [c for c in KEY if c != dimension]
-    parts = obs[obs[dimension] != C.TOTAL].reset_index(names="_index")
-    totals = obs.loc[obs[dimension] == C.TOTAL, [*others, "lo", "hi", C.SOURCE_ROW]]
-    return parts.merge(totals, on=others, suffixes=("", "_total"))
+    key = _combined(coded, others)
+    total = _is_total(frame, dimension)
+    part_at, total_at = np.flatnonzero(~total), np.flatnonzero(total)
+    i, j = _matches(key[part_at], key[total_at])
+    part_at, total_at = part_at[i], total_at[j]
+    lo = frame["lo"].to_numpy(dtype=float, na_value=np.nan)
+    hi = frame["hi"].to_numpy(dtype=float, na_value=np.nan)
+    over = lo[part_at] > hi[total_at]  # a null bound compares False: nothing proven
+    part_at, total_at = part_at[over], total_at[over]
+    pairs = frame.iloc[part_at].reset_index(names="_index")
+    pairs["lo_total"] = frame["lo"].array.take(total_at)
+    pairs["hi_total"] = frame["hi"].array.take(total_at)
+    pairs[C.SOURCE_ROW + "_total"] = frame[C.SOURCE_ROW].array.take(total_at)
+    pairs["_key"] = key[part_at]
+    return pairs
 
 
 def part_exceeds_total_mask(obs: pd.DataFrame) -> pd.Series:
     """True for every part larger than its total along some breakdown (schema check)."""
     frame = _with_bounds(obs)
+    coded = _key_codes(frame)
     bad = pd.Series(False, index=obs.index)
     for dimension in C.BREAKDOWN_DIMENSIONS:
-        pairs = _part_total_pairs(frame, dimension)
-        over = pairs.loc[(pairs["lo"] > pairs["hi_total"]).fillna(False), "_index"]
+        over = _over_pairs(frame, dimension, coded)["_index"]
         bad.loc[over.to_numpy()] = True
     return bad
 
@@ -77,14 +143,15 @@ def _is_cross(frame: pd.DataFrame, dimension: str) -> pd.Series:
     return frame[other] != C.TOTAL
 
 
-def part_exceeds_total(obs: pd.DataFrame) -> pd.DataFrame:
+def part_exceeds_total(
+    obs: pd.DataFrame, *, _over: dict[str, pd.DataFrame] | None = None
+) -> pd.DataFrame:
     """A part larger than its total: `identity.part_exceeds_total`, or, for a sex x age cell,
     `identity.sex_age_inconsistent`. The row is the part's."""
-    frame = _with_bounds(obs)
+    over = _over if _over is not None else _all_over_pairs(_with_bounds(obs))
     reports = []
     for dimension in C.BREAKDOWN_DIMENSIONS:
-        pairs = _part_total_pairs(frame, dimension)
-        pairs = pairs[(pairs["lo"] > pairs["hi_total"]).fillna(False)]
+        pairs = over[dimension]
         if pairs.empty:
             continue
         cross = _is_cross(pairs, dimension)
@@ -117,6 +184,11 @@ def part_exceeds_total(obs: pd.DataFrame) -> pd.DataFrame:
     return concat_reports(reports)
 
 
+def _all_over_pairs(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    coded = _key_codes(frame)
+    return {d: _over_pairs(frame, d, coded) for d in C.BREAKDOWN_DIMENSIONS}
+
+
 def complete_sets(dimension: str, codelists: CodeLists) -> list[frozenset[str]]:
     """Sets of codes that together make up the total (besides UNKNOWN).
 
@@ -133,62 +205,76 @@ def complete_sets(dimension: str, codelists: CodeLists) -> list[frozenset[str]]:
     return sets
 
 
-def parts_sum_to_total(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
+def parts_sum_to_total(
+    obs: pd.DataFrame,
+    codelists: CodeLists,
+    *,
+    _over: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Sums of parts against their total; the row reported is the total's.
 
     - parts (with UNKNOWN) adding up to more than the total: `identity.parts_exceed_total`;
     - all parts given but parts + UNKNOWN below the total: `identity.parts_unknown_mismatch`;
     - the same for the sex x age cells of one sex or one age group:
       `identity.sex_age_inconsistent` (more) / `identity.parts_unknown_mismatch` (less).
+
+    A group with a single part above the total is left to ``part_exceeds_total``.
     """
     frame = _with_bounds(obs)
+    coded = _key_codes(frame)
+    over_pairs = _over if _over is not None else _all_over_pairs(frame)
+    lo_all = frame["lo"].to_numpy(dtype=float, na_value=np.nan)
+    hi_all = frame["hi"].to_numpy(dtype=float, na_value=np.nan)
     reports = []
     for dimension in C.BREAKDOWN_DIMENSIONS:
         sets = complete_sets(dimension, codelists)
         part_codes = frozenset().union(*sets) | {C.UNKNOWN}
         others = [c for c in KEY if c != dimension]
-        parts = frame[frame[dimension].isin(part_codes)].copy()
-        if parts.empty:
+        values = frame[dimension]
+        part_at = np.flatnonzero(values.isin(part_codes).to_numpy(dtype=bool))
+        if not len(part_at):
             continue
-        parts["_unknown_value"] = parts["lo"].isna()
-        parts["_unknown_code"] = parts[dimension] == C.UNKNOWN
-        flags = [f"_in{i}" for i in range(len(sets))]
-        for flag, codes in zip(flags, sets, strict=True):
-            parts[flag] = parts[dimension].isin(codes)
-        grouped = parts.groupby(others, sort=False).agg(
-            lo=("lo", "sum"),
-            hi=("hi", "sum"),
-            n_parts=(dimension, "size"),
-            n_unknown_value=("_unknown_value", "sum"),
-            n_unknown_code=("_unknown_code", "sum"),
-            **{name: (name, "sum") for name in flags},
-        )
-        grouped = grouped.reset_index()
-        grouped["complete"] = False
-        for flag, codes in zip(flags, sets, strict=True):
-            n_in = grouped[flag]
-            grouped["complete"] |= (n_in == len(codes)) & (
-                n_in + grouped["n_unknown_code"] == grouped["n_parts"]
-            )
-        totals = frame.loc[frame[dimension] == C.TOTAL, [*others, "lo", "hi", C.SOURCE_ROW]]
-        merged = grouped.merge(totals, on=others, suffixes=("", "_total"))
-        merged = merged[merged["n_unknown_value"] == 0].assign(**{dimension: C.TOTAL})
-        single_part_over = _groups_with_part_over(frame, dimension, others)
-        if len(single_part_over):
-            marker = merged[others].merge(single_part_over, on=others, how="left", indicator=True)[
-                "_merge"
-            ]
-            merged = merged[(marker == "left_only").to_numpy()]
-        over = (merged["lo"] > merged["hi_total"]).fillna(False)
-        short = merged["complete"] & (merged["hi"] < merged["lo_total"]).fillna(False)
-        cross = _is_cross(merged, dimension)
-        message_base = (
-            _describe(merged)
-            + f": the {dimension} values add up to "
-            + _shown(merged["lo"], merged["hi"])
-            + ", but the total is "
-            + _shown(merged["lo_total"], merged["hi_total"])
-        )
+        key = _combined(coded, others)
+        groups, first, inverse = np.unique(key[part_at], return_index=True, return_inverse=True)
+        # groups in the order of their first part, as the rows of the file run
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        group_of = rank[inverse.ravel()]
+        n_groups = len(groups)
+
+        def total_of(weights: np.ndarray, group_of: np.ndarray = group_of, n: int = n_groups):
+            return np.bincount(group_of, weights=weights, minlength=n)
+
+        lo, hi = lo_all[part_at], hi_all[part_at]
+        unknown_value = np.isnan(lo)
+        sum_lo = total_of(np.where(unknown_value, 0.0, lo))
+        sum_hi = total_of(np.where(np.isnan(hi), 0.0, hi))
+        n_parts = np.bincount(group_of, minlength=n_groups)
+        n_unknown_value = np.bincount(group_of, weights=unknown_value, minlength=n_groups)
+        is_unknown = (values.iloc[part_at] == C.UNKNOWN).to_numpy(dtype=bool)
+        n_unknown_code = np.bincount(group_of, weights=is_unknown, minlength=n_groups)
+        complete = np.zeros(n_groups, dtype=bool)
+        for codes in sets:
+            in_set = values.iloc[part_at].isin(codes).to_numpy(dtype=bool)
+            n_in = np.bincount(group_of, weights=in_set, minlength=n_groups)
+            complete |= (n_in == len(codes)) & (n_in + n_unknown_code == n_parts)
+        total_at_all = np.flatnonzero(_is_total(frame, dimension))
+        group_keys = groups[order]
+        g, t = _matches(group_keys, key[total_at_all])
+        total_at = total_at_all[t]
+        usable = n_unknown_value[g] == 0
+        single_over = over_pairs[dimension]["_key"].to_numpy()
+        if len(single_over):
+            usable &= ~np.isin(group_keys[g], single_over)
+        g, total_at = g[usable], total_at[usable]
+        with np.errstate(invalid="ignore"):
+            over = sum_lo[g] > hi_all[total_at]
+            short = complete[g] & (sum_hi[g] < lo_all[total_at])
+        representative = part_at[first[order][g]]
+        cross = np.zeros(len(g), dtype=bool)
+        if dimension in _CROSS:
+            cross = (frame[_CROSS[dimension]].iloc[representative] != C.TOTAL).to_numpy(bool)
         for rule, severity, mask, tail in (
             ("identity.parts_exceed_total", ERROR, over & ~cross, ""),
             ("identity.sex_age_inconsistent", ERROR, over & cross, " (sex x age cells)"),
@@ -199,31 +285,49 @@ def parts_sum_to_total(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
                 f"; add the missing persons under {C.UNKNOWN} or correct the total",
             ),
         ):
-            chosen = merged[mask.to_numpy()]
-            if len(chosen):
-                reports.append(
-                    problems(
-                        rule,
-                        severity,
-                        chosen[C.SOURCE_ROW],
-                        C.VALUE,
-                        chosen["lo_total"].astype("Int64").astype("string"),
-                        message_base[mask.to_numpy()] + tail,
-                    )
+            if not mask.any():
+                continue
+            chosen = frame.iloc[representative[mask]].assign(**{dimension: C.TOTAL})
+            lo_sum = pd.Series(pd.array(sum_lo[g][mask], dtype="Float64"), index=chosen.index)
+            hi_sum = pd.Series(pd.array(sum_hi[g][mask], dtype="Float64"), index=chosen.index)
+            lo_total = pd.Series(frame["lo"].array.take(total_at[mask]), index=chosen.index)
+            hi_total = pd.Series(frame["hi"].array.take(total_at[mask]), index=chosen.index)
+            message = (
+                _describe(chosen)
+                + f": the {dimension} values add up to "
+                + _shown(lo_sum, hi_sum)
+                + ", but the total is "
+                + _shown(lo_total, hi_total)
+                + tail
+            )
+            reports.append(
+                problems(
+                    rule,
+                    severity,
+                    frame[C.SOURCE_ROW].array.take(total_at[mask]),
+                    C.VALUE,
+                    lo_total.astype("Int64").astype("string"),
+                    message,
                 )
+            )
     return concat_reports(reports)
-
-
-def _groups_with_part_over(frame: pd.DataFrame, dimension: str, others: list[str]) -> pd.DataFrame:
-    pairs = _part_total_pairs(frame, dimension)
-    pairs = pairs[(pairs["lo"] > pairs["hi_total"]).fillna(False)]
-    return pairs[others].drop_duplicates()
 
 
 def check_identities(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
     if obs.empty:
         return empty_report()
-    return concat_reports([part_exceeds_total(obs), parts_sum_to_total(obs, codelists)])
+    obs = categorical_keys(obs)
+    over = _all_over_pairs(_with_bounds(obs))
+    return concat_reports(
+        [part_exceeds_total(obs, _over=over), parts_sum_to_total(obs, codelists, _over=over)]
+    )
+
+
+def categorical_keys(obs: pd.DataFrame) -> pd.DataFrame:
+    """The text key columns as categoricals: coding them as integers then reads small codes
+    instead of strings. Values and messages are unchanged."""
+    text_keys = [c for c in KEY if c in obs.columns and c != C.YEAR]
+    return obs.astype({column: "category" for column in text_keys})
 
 
 # --- plausibility against the warehouse ---------------------------------------------------------
@@ -333,6 +437,7 @@ def _new_breaks(new: pd.DataFrame, old: pd.DataFrame) -> pd.DataFrame:
 
 __all__ = [
     "bounds",
+    "categorical_keys",
     "check_identities",
     "complete_sets",
     "part_exceeds_total",

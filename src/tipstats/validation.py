@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -69,6 +70,25 @@ SCHEMA_RULES: dict[str, tuple[str, str]] = {
     ),
     "country.unknown": (ERROR, "`{value}` in column country is not a known country"),
 }
+# pandera's built-in checks that judge one cell at a time
+_CELL_CHECKS = frozenset(
+    {
+        "isin",
+        "notin",
+        "str_matches",
+        "str_contains",
+        "str_startswith",
+        "str_endswith",
+        "str_length",
+        "in_range",
+        "equal_to",
+        "not_equal_to",
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+    }
+)
 _PANDERA_STRUCTURE = {
     "column_in_dataframe": "structure.missing_column",
     "column_in_schema": "structure.unknown_column",
@@ -165,6 +185,81 @@ def run_schema(
     return empty_report()
 
 
+def run_schema_on_distinct(
+    schema: pa.DataFrameSchema,
+    frame: pd.DataFrame,
+    source_rows: pd.Series,
+    hints: dict[tuple[str, str], str] | None = None,
+) -> pd.DataFrame:
+    """``run_schema`` for schemas whose checks judge each cell on its own: the schema sees each
+    distinct text of a column once, and its failures are mapped back to every row holding that
+    text. A 1,000,000-row file repeats a few thousand texts, so pandera checks thousands of
+    cells instead of millions; the report is the same row for row.
+
+    Falls back to the whole frame when the schema has checks across rows or columns.
+    """
+    if not _cell_wise(schema) or frame.empty:
+        return run_schema(schema, frame, source_rows, hints)
+    columns = list(frame.columns)
+    codes: dict[str, np.ndarray] = {}
+    uniques: dict[str, np.ndarray] = {}
+    for column in columns:
+        codes[column], found = pd.factorize(frame[column], use_na_sentinel=False)
+        uniques[column] = np.asarray(found, dtype=object)
+    width = max(len(found) for found in uniques.values())
+    # each column padded with its first text: repeated texts fail (or pass) like the first
+    distinct = pd.DataFrame(
+        {
+            column: np.concatenate([found, np.repeat(found[:1], width - len(found))])
+            for column, found in uniques.items()
+        }
+    )
+    try:
+        schema.validate(distinct, lazy=True)
+    except pa.errors.SchemaErrors as failure:
+        cases = failure.failure_cases
+    else:
+        return empty_report()
+    per_cell = cases["column"].isin(columns) & cases["index"].notna()
+    if not (per_cell | cases["check"].astype(str).isin(list(_PANDERA_STRUCTURE))).all():
+        return run_schema(schema, frame, source_rows, hints)
+    expanded = [cases[~per_cell]]
+    cell_cases = cases[per_cell]
+    groups = cell_cases.groupby(["column", "check"], sort=False)
+    for (column, check), group in groups:
+        found = uniques[column]
+        positions = group["index"].astype(int).to_numpy()
+        failing = np.unique(np.where(positions < len(found), positions, 0))
+        rows = np.flatnonzero(np.isin(codes[column], failing))
+        expanded.append(
+            pd.DataFrame(
+                {
+                    "schema_context": group["schema_context"].iloc[0],
+                    "column": column,
+                    "check": check,
+                    "check_number": group["check_number"].iloc[0],
+                    "failure_case": found[codes[column][rows]],
+                    "index": frame.index[rows],
+                }
+            )
+        )
+    return failures_to_report(pd.concat(expanded, ignore_index=True), source_rows, hints or {})
+
+
+def _cell_wise(schema: pa.DataFrameSchema) -> bool:
+    """True when every check of ``schema`` judges one cell at a time (no frame checks, no
+    uniqueness): only then can distinct texts stand for the rows that hold them."""
+    if schema.checks or schema.unique:
+        return False
+    for column in schema.columns.values():
+        if column.unique:
+            return False
+        for check in column.checks:
+            if not (check.element_wise or check.name in SCHEMA_RULES or check.name in _CELL_CHECKS):
+                return False
+    return True
+
+
 def failures_to_report(
     failure_cases: pd.DataFrame, source_rows: pd.Series, hints: dict[tuple[str, str], str]
 ) -> pd.DataFrame:
@@ -238,7 +333,8 @@ def validate(
     for column in text_columns:
         if column not in coded.text.columns:
             text[column] = frame[column]
-    schema_problems = run_schema(schema, text, source_rows, _closest_hints(coded, codelists))
+    hints = _closest_hints(coded, codelists)
+    schema_problems = run_schema_on_distinct(schema, text, source_rows, hints)
 
     observations, harmonize_report = harmonize_coded(coded, layout, codelists)
     checks = [
