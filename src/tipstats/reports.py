@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from tipstats.codelists import CodeLists
+from tipstats.home import Home
 from tipstats.validation import ValidationReport
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -95,10 +97,16 @@ class FileValidation:
 
 
 def validate_file(
-    path: Path, reports_dir: Path, *, history: pd.DataFrame | None = None
+    path: Path,
+    reports_dir: Path,
+    *,
+    history: pd.DataFrame | None = None,
+    home: Home | None = None,
 ) -> FileValidation:
     """Read, validate and write the report of one submitted file (the CLI's one call).
 
+    Without ``history``, the warehouse of ``home`` (when there is one) gives it: the current
+    observations of the file's countries, so that the plausibility rules run as on submit.
     A missing file or an unsupported type is a usage error (exit 2); a file the reader cannot
     make sense of, whatever it holds, becomes one plain reason (exit 1), never a traceback.
     """
@@ -122,6 +130,30 @@ def validate_file(
     except Exception as problem:  # a reader failure on a strange file must not reach the user
         reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
         raise UnreadableFileError(f"{path.name}: cannot be read ({reason[:200]})") from problem
-    report = validate(parsed, load_codelists(), history)
+    codelists = load_codelists()
+    if history is None and home is not None:
+        history = warehouse_history(home, parsed.frame, codelists)
+    report = validate(parsed, codelists, history)
     paths = write_report(report, reports_dir, path.name)
     return FileValidation(report=report, paths=paths)
+
+
+def warehouse_history(home: Home, frame: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame | None:
+    """The warehouse's current observations of the countries ``frame`` names; None when the
+    home has no warehouse yet (nothing to compare with)."""
+    if not home.database.exists():
+        return None
+    from tipstats import columns as C
+    from tipstats import warehouse
+
+    countries: list[str] = []
+    if C.COUNTRY in frame.columns:
+        texts = pd.Series(frame[C.COUNTRY].dropna().unique(), dtype="string")
+        countries = sorted({str(c) for c in codelists.country_iso3_many(texts).dropna()})
+    import duckdb
+
+    with warehouse.read_connection(home) as con:
+        try:
+            return warehouse.current_for(con, countries)
+        except duckdb.CatalogException:  # a database file without the warehouse's tables
+            return None

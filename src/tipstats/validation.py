@@ -316,7 +316,7 @@ def validate(
     frame = parsed.frame
     reader_problems = normalize_report(getattr(parsed, "problems", None))
     n_rows = len(frame)
-    structure = _structure(frame)
+    structure = _structure(frame, reader_problems)
     if len(structure) or n_rows == 0:
         table = _finish(concat_reports([reader_problems, structure]), layout)
         return ValidationReport(table=table, layout=layout, n_rows=n_rows)
@@ -352,7 +352,9 @@ def validate(
     return ValidationReport(table=table, layout=layout, n_rows=n_rows, observations=observations)
 
 
-def _structure(frame: pd.DataFrame) -> pd.DataFrame:
+def _structure(frame: pd.DataFrame, reader_problems: pd.DataFrame) -> pd.DataFrame:
+    """Required columns and data rows; an empty frame whose reader already said why (an empty
+    file, a header without rows, binary data...) is not reported a second time."""
     missing = [c for c in C.TEMPLATE_REQUIRED if c not in frame.columns]
     reports = [
         one_problem(
@@ -363,7 +365,7 @@ def _structure(frame: pd.DataFrame) -> pd.DataFrame:
         )
         for column in missing
     ]
-    if len(frame) == 0:
+    if len(frame) == 0 and not (reader_problems["severity"] == ERROR).any():
         reports.append(
             one_problem("structure.no_data", ERROR, "the file has no data rows below the header")
         )

@@ -93,3 +93,29 @@ def test_html_report_is_escaped(tmp_path):
     assert result.exit_code == 1
     page = (tmp_path / "reports" / "x.validation.html").read_text(encoding="utf-8")
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+
+
+def test_validate_compares_with_the_history_in_the_warehouse(tmp_path):
+    from tipstats import warehouse
+    from tipstats.home import resolve_home
+
+    home = tmp_path / "home"
+    before = write(tmp_path, "NLD,2020,VICTIMS_DETECTED,_T,_T,_T,_T,100,A,POLICE,\n", "n20.csv")
+    assert warehouse.submit(before, resolve_home(home)).status == "accepted"
+    after = write(tmp_path, "NLD,2021,VICTIMS_DETECTED,_T,_T,_T,_T,400,A,POLICE,\n", "n21.csv")
+    result = runner.invoke(app, ["validate", str(after), "--json", "--home", str(home)])
+    assert result.exit_code == 0, result.output
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["rule_id"], p["row"]) for p in problems] == [("plausibility.large_change", 2)]
+    # another home, no warehouse: nothing to compare with, nothing flagged
+    result = runner.invoke(app, ["validate", str(after), "--json", "--home", str(tmp_path / "x")])
+    assert json.loads(result.stdout)["problems"] == []
+
+
+def test_header_only_file_is_reported_once(tmp_path):
+    result = runner.invoke(
+        app, ["validate", str(BAD / "header_only.csv"), "--json", "--home", str(tmp_path)]
+    )
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert [(p["rule_id"], p["row"]) for p in problems] == [("structure.no_data_rows", 1)]

@@ -34,7 +34,8 @@ def validate(
     from tipstats.reports import validate_file
 
     try:
-        result = validate_file(file, resolve_home(home).reports)
+        runtime = resolve_home(home)
+        result = validate_file(file, runtime.reports, home=runtime)
     except TipstatsError as problem:
         if as_json:
             console.print_json(json.dumps({"accepted": False, "error": str(problem)}))
