@@ -3,14 +3,16 @@
 -- NATIONALS = domestic; an ISO3 citizenship in the same sub-region / region / elsewhere;
 -- FOREIGN cannot be placed and is its own flow (unattributable_foreign). Shares are of the
 -- victims with known citizenship: UNKNOWN is no flow and is reported beside the shares
--- (unknown_persons, over the same countries).
+-- (unknown_persons, over the same countries). Censored cells (<5) count as nothing in victims and
+-- share; share_low / share_high bound the share over the values they can hide.
 with observations as (
     select * from int_observations_regions
     where
         indicator = getvariable('victims_indicator')
         and sex = getvariable('total_code') and age = getvariable('total_code')
         and exploitation = getvariable('total_code')
-        and citizenship <> getvariable('total_code') and value is not null
+        and citizenship <> getvariable('total_code')
+        and (value is not null or status = getvariable('censored_status'))
 ),
 
 members as (
@@ -18,12 +20,15 @@ members as (
 ),
 
 model_vars as (
-    select getvariable('min_countries_share_base')::integer as min_countries
+    select
+        getvariable('min_countries_share_base')::integer as min_countries,
+        getvariable('censored_max_value')::integer as censored_max
 ),
 
 placed as (
     select
         o.scheme, o.region_code as region, o.year, o.country, o.value,
+        o.status = getvariable('censored_status') as censored,
         case
             when o.citizenship = getvariable('nationals_code') or o.citizenship = o.country
                 then 'domestic'
@@ -59,21 +64,37 @@ unknown as (
 ),
 
 pooled as (
-    select scheme, region, year, flow, sum(value) as victims, count(distinct country) as n_countries
-    from placed
-    group by all
+    select
+        p.scheme, p.region, p.year, p.flow,
+        coalesce(sum(p.value), 0) as victims,
+        coalesce(sum(p.value), 0) + count(*) filter (where p.censored) * any_value(v.censored_max)
+            as victims_high,
+        count(*) filter (where p.censored) as censored_cells,
+        count(distinct p.country) as n_countries
+    from placed as p
+    cross join model_vars as v
+    group by p.scheme, p.region, p.year, p.flow
+),
+
+with_base as (
+    select
+        p.*,
+        sum(p.victims) over base as base_persons,
+        sum(p.victims_high) over base as base_persons_high
+    from pooled as p
+    window base as (partition by p.scheme, p.region, p.year)
 ),
 
 final as (
     select
-        p.scheme, p.region, p.year, p.flow, p.victims, p.n_countries,
-        sum(p.victims) over (partition by p.scheme, p.region, p.year) as base_persons,
-        b.base_countries,
-        p.victims / nullif(sum(p.victims) over (partition by p.scheme, p.region, p.year), 0)
-            as share,
+        p.scheme, p.region, p.year, p.flow, p.victims, p.victims_high, p.censored_cells,
+        p.n_countries, p.base_persons, p.base_persons_high, b.base_countries,
+        p.victims / nullif(p.base_persons, 0) as share,
+        p.victims / nullif(p.victims + p.base_persons_high - p.victims_high, 0) as share_low,
+        p.victims_high / nullif(p.victims_high + p.base_persons - p.victims, 0) as share_high,
         b.base_countries < v.min_countries as base_below_minimum,
         coalesce(u.unknown_persons, 0) as unknown_persons
-    from pooled as p
+    from with_base as p
     inner join bases as b using (scheme, region, year)
     left join unknown as u using (scheme, region, year)
     cross join model_vars as v

@@ -87,3 +87,28 @@ def test_two_rows_for_one_sdmx_key_are_reported() -> None:
         ) t(series, country, year, sex, age, value)
     """)
     assert _offending(con, "sdg_series_key_unique") == [("VC_HTF_DETV", "AUT", 2020, "_T", "_T", 2)]
+
+
+def test_a_share_outside_its_censored_bounds_is_reported() -> None:
+    con = duckdb.connect(":memory:")
+    columns = "t(scheme, region, year, part, share_low, share, share_high)"
+    con.execute(f"""
+        create table agg_shares_sex_age as select scheme, region, year, part as share_group,
+            share_low, share, share_high
+        from (values ('WORLD', 'WLD', 2020, 'girls', 0.1, 0.2, 0.3)) {columns}
+    """)
+    con.execute(f"""
+        create table agg_shares_exploitation as select scheme, region, year,
+            'DETAILED' as level, part as form, share_low, share, share_high
+        from (values ('WORLD', 'WLD', 2020, 'SEXUAL', 0.5, 0.4, 0.6)) {columns}
+    """)
+    con.execute(f"""
+        create table agg_flows as select scheme, region, year, part as flow,
+            share_low, share, share_high
+        from (values ('WORLD', 'WLD', 2020, 'domestic', 0.5, 0.5, 1.2)) {columns}
+    """)
+    rows = _offending(con, "shares_within_censored_bounds")
+    assert sorted((r[0], r[4]) for r in rows) == [
+        ("agg_flows", "domestic"),
+        ("agg_shares_exploitation", "DETAILED:SEXUAL"),
+    ]
