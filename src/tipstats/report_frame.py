@@ -16,7 +16,7 @@ WARNING = "warning"
 
 
 def empty_report() -> pd.DataFrame:
-    return normalize_report(pd.DataFrame(columns=list(REPORT_COLUMNS)))
+    return _EMPTY.copy()
 
 
 def normalize_report(frame: pd.DataFrame | None) -> pd.DataFrame:
@@ -35,6 +35,9 @@ def normalize_report(frame: pd.DataFrame | None) -> pd.DataFrame:
         }
     )
     return out.reset_index(drop=True)
+
+
+_EMPTY = normalize_report(pd.DataFrame(columns=list(REPORT_COLUMNS)))
 
 
 def problems(
@@ -84,4 +87,6 @@ def concat_reports(reports: Iterable[pd.DataFrame | None]) -> pd.DataFrame:
     frames = [normalize_report(r) for r in reports if r is not None and len(r)]
     if not frames:
         return empty_report()
+    if len(frames) == 1:
+        return frames[0]
     return normalize_report(pd.concat(frames, ignore_index=True))

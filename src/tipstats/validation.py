@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -342,6 +344,7 @@ def validate(
         schema_problems,
         _value_status(coded),
         _one_country(coded, layout),
+        _country_as_named(coded, layout, getattr(parsed, "path", None), codelists),
         _duplicate_keys(coded, layout),
         check_identities(_without_duplicated_keys(observations, coded, layout), codelists),
         plausibility(observations, history),
@@ -443,6 +446,38 @@ def _one_country(coded: CodedFrame, layout: str) -> pd.DataFrame:
     )
     return problems(
         "country.multiple", ERROR, others["row"], C.COUNTRY, others["country"], messages
+    )
+
+
+# `NLD_2021.csv`, `NLD-2021 victims.csv`: a file named after a country and a year
+_NAMED_COUNTRY = re.compile(r"([A-Z]{3})[_\- ](?:19|20)\d\d(?!\d)")
+
+
+def _country_as_named(
+    coded: CodedFrame, layout: str, path: object, codelists: CodeLists
+) -> pd.DataFrame:
+    """A template file named after a country (``NLD_2021.csv``) must report that country (the
+    wrong file sent, or a copy not renamed). The file's country is its first row's; rows of yet
+    other countries are ``country.multiple``."""
+    if layout == DATAUNODC or path is None:
+        return empty_report()
+    name = Path(str(path)).name
+    match = _NAMED_COUNTRY.match(name)
+    if match is None or not codelists.is_country(match.group(1)):
+        return empty_report()
+    named = match.group(1)
+    known = coded.codes[C.COUNTRY].dropna()
+    if known.empty or known.iloc[0] == named:
+        return empty_report()
+    reported = known.iloc[0]
+    return one_problem(
+        "country.not_as_named",
+        ERROR,
+        f"the file name `{name}` says {named}, but the file reports {reported}; check that "
+        "this is the right file, or name it after the country it reports",
+        row=int(coded.text.loc[known.index[0], C.SOURCE_ROW]),
+        column=C.COUNTRY,
+        value=reported,
     )
 
 

@@ -69,6 +69,15 @@ BAD_CASES = [
     ("truncated.xlsx", "file.not_xlsx", "error", None, None),
     ("zip_bomb.xlsx", "file.zip_bomb", "error", None, None),
     ("dataunodc_missing_txtvalue.csv", "structure.missing_column", "error", None, "txtVALUE"),
+    ("utf16_without_bom.csv", "file.not_text", "error", None, None),
+    ("old_excel_renamed.xlsx", "file.not_xlsx", "error", None, None),
+    ("html_page.csv", "structure.no_header", "error", None, None),
+    ("json_document.csv", "structure.no_header", "error", None, None),
+    ("only_delimiters.csv", "structure.no_header", "error", None, None),
+    ("unbalanced_quotes_everywhere.csv", "structure.bad_quoting", "error", 2, None),
+    ("formula_in_comment_dde.csv", "value.formula_like", "error", 3, "comment"),
+    ("mixed_delimiters.csv", "structure.ragged_row", "error", 3, None),
+    ("workbook_without_header.xlsx", "structure.no_header", "error", None, None),
 ]
 
 
@@ -114,6 +123,15 @@ def test_every_reader_fixture_is_covered_by_a_case():
         "truncated.xlsx",
         "zip_bomb.xlsx",
         "dataunodc_missing_txtvalue.csv",
+        "utf16_without_bom.csv",
+        "old_excel_renamed.xlsx",
+        "html_page.csv",
+        "json_document.csv",
+        "only_delimiters.csv",
+        "unbalanced_quotes_everywhere.csv",
+        "formula_in_comment_dde.csv",
+        "mixed_delimiters.csv",
+        "workbook_without_header.xlsx",
     }
     assert made <= covered
     assert all((BAD / name).exists() for name in made)

@@ -85,6 +85,9 @@ BAD_FIXTURES = [
     ("parts_exceed_total.csv", "identity.parts_exceed_total", 2, False),
     ("parts_unknown_mismatch.csv", "identity.parts_unknown_mismatch", 2, True),
     ("sex_age_inconsistent.csv", "identity.sex_age_inconsistent", 3, False),
+    ("status_censored_with_value.csv", "status.value_inconsistent", 3, False),
+    ("NLD_2021_rows_for_france.csv", "country.not_as_named", 2, False),
+    ("workbook_negative_value.xlsx", "value.negative", 2, False),
 ]
 
 
@@ -100,7 +103,7 @@ def test_each_bad_fixture_reports_its_rule_at_its_row(codelists, name, rule_id, 
 
 def test_every_value_level_fixture_is_in_the_table():
     listed = {name for name, *_ in BAD_FIXTURES}
-    ours = {p.name for p in BAD.glob("*.csv") if p.name in listed}
+    ours = {p.name for p in BAD.iterdir() if p.name in listed}
     assert ours == listed
 
 
@@ -379,3 +382,20 @@ def test_every_rule_id_is_documented():
     assert {"file.zip_bomb", "structure.ragged_row", "dataunodc.subforms_summed"} <= rules
     missing = sorted(rule for rule in rules if f"`{rule}`" not in doc)
     assert not missing, f"rule ids missing from docs/validation.md: {missing}"
+
+
+def test_file_named_after_a_country_must_report_it(codelists, tmp_path):
+    body = "country,year,indicator,sex,age,exploitation,citizenship,value\n"
+    row = ",2021,VICTIMS_DETECTED,_T,_T,_T,_T,10\n"
+    for name, rows, expected in [
+        ("NLD_2021.csv", "FRA" + row, [("country.not_as_named", 2)]),
+        ("NLD-2021 final.csv", "FRA" + row, [("country.not_as_named", 2)]),
+        ("NLD_2021.csv", "NLD" + row, []),
+        ("nld_2021.csv", "FRA" + row, []),  # only an upper-case ISO3 code declares a country
+        ("XYZ_2021.csv", "FRA" + row, []),  # not a country
+        ("NLD.csv", "FRA" + row, []),  # no year: not the naming scheme
+    ]:
+        path = tmp_path / name
+        path.write_text(body + rows, encoding="utf-8")
+        table = validate(read_fixture(path), codelists).table
+        assert list(zip(table["rule_id"], table["row"], strict=True)) == expected, name
