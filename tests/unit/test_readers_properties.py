@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,3 +63,61 @@ def test_any_table_under_a_template_header(rows, delimiter, encoding, newline) -
     assert_well_formed(parsed)
     if parsed.problems.empty:
         assert parsed.layout == "template"
+
+
+def read_both_ways(data: bytes) -> tuple[ParsedFile, ParsedFile]:
+    """The file read as usual (pyarrow for a regular file) and by the row-by-row reader only."""
+    from unittest import mock
+
+    from tipstats import readers
+
+    usual = read_bytes(data, ".csv")
+    with mock.patch.object(readers, "_read_regular_csv", return_value=False):
+        exact = read_bytes(data, ".csv")
+    return usual, exact
+
+
+quoted_cells = st.lists(
+    st.sampled_from(list('aé1 ,;"\t<5=-.\r\n') + ["\r\n", "NLD", "2021", "_T"]), max_size=4
+).map("".join)
+
+
+@SETTINGS
+@given(
+    rows=st.lists(st.lists(quoted_cells, min_size=11, max_size=11), max_size=8),
+    delimiter=st.sampled_from([",", ";", "\t"]),
+    quoting=st.sampled_from([0, 1, 3]),  # csv.QUOTE_MINIMAL, QUOTE_ALL, QUOTE_NONE-ish
+    blank_lines=st.booleans(),
+    crlf=st.booleans(),
+    plain=st.booleans(),
+)
+def test_fast_and_exact_csv_readers_agree(rows, delimiter, quoting, blank_lines, crlf, plain):
+    """Whatever the quoting, the fast reader gives the frame and problems of the exact one
+    (or leaves the file to it)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    newline = "\r\n" if crlf else "\n"
+    writer = csv.writer(
+        buffer,
+        delimiter=delimiter,
+        lineterminator=newline,
+        quoting=quoting if quoting != 3 else csv.QUOTE_NONE,
+        escapechar="\\" if quoting == 3 else None,
+    )
+    writer.writerow(HEADER.split(","))
+    if plain:  # no quote and no line break in any cell: the files the fast reader takes
+        rows = [[c.translate({ord(x): None for x in '"\r\n'}) for c in row] for row in rows]
+    for row in rows:
+        writer.writerow(row)
+        if blank_lines:
+            buffer.write(newline)
+    usual, exact = read_both_ways(buffer.getvalue().encode("utf-8"))
+    pd.testing.assert_frame_equal(usual.frame, exact.frame)
+    pd.testing.assert_frame_equal(usual.problems, exact.problems)
+    assert (usual.layout, usual.n_rows, usual.header_row) == (
+        exact.layout,
+        exact.n_rows,
+        exact.header_row,
+    )
