@@ -123,9 +123,12 @@ def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
 def clean_text(text: pd.Series) -> pd.Series:
     """Cells as stripped strings, empty string for a missing cell."""
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
+    stripped = [str(value).strip() for value in uniques]
+    if text.dtype == "str" and not (codes < 0).any() and stripped == list(uniques):
+        return text  # already clean text (the usual column of a CSV file)
     # one slot more for the missing cells, which factorize codes as -1; the texts stay in
     # arrow memory, where comparing and grouping a million cells is cheap
-    cleaned = pd.array([*(str(value).strip() for value in uniques), ""], dtype="str")
+    cleaned = pd.array([*stripped, ""], dtype="str")
     return pd.Series(cleaned.take(codes), index=text.index)
 
 
