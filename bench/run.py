@@ -564,8 +564,53 @@ def main() -> None:
     command += f" --only {args.only}" if args.only else ""
     if args.out != BENCH / "results.md":
         command += f" --out {args.out}"
-    write_results(args.out, command, scale, measured, started)
+    if args.only == "validation" and args.out.exists():
+        write_validation_section(args.out, command, scale, measured)
+    else:
+        write_results(args.out, command, scale, measured, started)
     log(f"results: {args.out}")
+
+
+VALIDATION_START = "<!-- validation against peers: written by run.py --only validation -->"
+VALIDATION_END = "<!-- end of validation against peers -->"
+
+
+def write_validation_section(
+    path: Path, command: str, scale: Scale, measured: dict[str, Measurement]
+) -> None:
+    """Replace (or append) the validation section of ``path``, leaving the rest as it was, so
+    that a validation-only run does not erase the world results."""
+    get = measured.get
+    section = [
+        VALIDATION_START,
+        "## Validation against peers (latest validation-only run)",
+        "",
+        f"Command: `{command}`. Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
+        f"validation file: {scale.validation_rows:,} rows. Wall seconds of a fresh process "
+        "each run, interpreter start included; peak memory of the process tree.",
+        "",
+        *machine(),
+        "",
+        "| measurement | what | runs | median s | min s | max s | peak MB | status |",
+        "|---|---|---|---|---|---|---|---|",
+        *(row(m) for m in measured.values()),
+        "",
+        "| comparison | ratio | target |",
+        "|---|---|---|",
+        f"| frictionless / tipstats validate | "
+        f"{ratio(get('validate: frictionless'), get('validate: tipstats'))} | >= 10 |",
+        f"| great expectations / tipstats validate | "
+        f"{ratio(get('validate: great expectations'), get('validate: tipstats'))} | > 1 |",
+        VALIDATION_END,
+    ]
+    text = path.read_text(encoding="utf-8")
+    if VALIDATION_START in text and VALIDATION_END in text:
+        before, rest = text.split(VALIDATION_START, 1)
+        after = rest.split(VALIDATION_END, 1)[1]
+        text = before + "\n".join(section) + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(section) + "\n"
+    path.write_text(text, encoding="utf-8")
 
 
 def world_measurements(scale: Scale, repeat: int) -> dict[str, Measurement]:
