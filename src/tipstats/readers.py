@@ -890,14 +890,19 @@ def _formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
         if column == C.SOURCE_ROW or not len(frame):
             continue
         cells = frame[column].astype("str")
-        # a cheap test on the first character, then the regular expression on the few suspects
-        first = cells.str.lstrip().str[:1]
-        suspects = cells[first.isin(_FORMULA_CHARS).fillna(False).astype(bool)]
-        if suspects.empty:
+        # each distinct text judged once: a cheap test on its first character, then the
+        # regular expression on the few suspects
+        positions, texts = pd.factorize(cells, use_na_sentinel=False)
+        suspect = [str(t).lstrip()[:1] in _FORMULA_CHARS for t in texts]
+        if not any(suspect):
             continue
-        formulas = suspects[suspects.str.contains(_FORMULA, regex=True, na=False)]
-        if formulas.empty:
+        formula_texts = pd.Series(np.asarray(texts, dtype=object)[suspect], dtype="str")
+        is_formula = formula_texts.str.contains(_FORMULA, regex=True, na=False)
+        if not is_formula.any():
             continue
+        flagged = np.zeros(len(texts), dtype=bool)
+        flagged[np.flatnonzero(suspect)[is_formula.to_numpy(dtype=bool)]] = True
+        formulas = cells[flagged[positions]]
         reports.append(
             problems(
                 "value.formula_like",
