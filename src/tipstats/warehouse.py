@@ -22,8 +22,9 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import pandas as pd
@@ -31,6 +32,9 @@ import pandas as pd
 from tipstats import columns as C
 from tipstats.errors import TipstatsError, UsageError
 from tipstats.home import Home
+
+if TYPE_CHECKING:  # the validation stack loads only when a file is submitted
+    from tipstats.checking import Checked, Job
 
 SCHEMA_VERSION = 1
 LOCK_NAME = ".lock"
@@ -88,6 +92,16 @@ _DDL = [
     "and (valid_to is null or valid_to > cast(ts as timestamp))",
     """create table if not exists ref_versions (
         name varchar primary key, version varchar not null, sha256 varchar not null)""",
+    # MSE estimates of the total number of victims (#9, ``record_estimate``): modelled figures,
+    # kept apart from the counts the countries reported, with vintages like ``observations``
+    """create table if not exists estimates (
+        country varchar not null, year integer not null, indicator varchar not null,
+        value double not null, status varchar not null, ci_low double, ci_high double,
+        ci_level double, observed bigint not null, method varchar not null,
+        model varchar not null, lists varchar not null, threshold double, seed integer,
+        n_resamples integer, source_file varchar, valid_from timestamp not null,
+        valid_to timestamp)""",
+    "create or replace view current_estimates as select * from estimates where valid_to is null",
 ]
 
 OBSERVATION_TABLE_COLUMNS = (
@@ -258,18 +272,18 @@ def load_reference(con: duckdb.DuckDBPyConnection, codelists: object) -> bool:
     Runs inside the caller's transaction, so the reference data and the observations loaded
     with it are committed together.
     """
-    versions: pd.DataFrame = codelists.versions  # type: ignore[attr-defined]
+    versions: pd.DataFrame = codelists.versions
     stored = con.execute("select name, sha256 from ref_versions order by name").df()
     wanted = versions[["name", "sha256"]].sort_values("name").reset_index(drop=True)
     if stored.reset_index(drop=True).equals(wanted):
         return False
     frames = {
-        "ref_countries": codelists.countries,  # type: ignore[attr-defined]
-        "ref_region_members": codelists.region_members,  # type: ignore[attr-defined]
-        "ref_population": codelists.population,  # type: ignore[attr-defined]
-        "ref_codes": codelists.code_table,  # type: ignore[attr-defined]
-        "ref_code_map": codelists.code_map,  # type: ignore[attr-defined]
-        "ref_rollups": codelists.rollups,  # type: ignore[attr-defined]
+        "ref_countries": codelists.countries,
+        "ref_region_members": codelists.region_members,
+        "ref_population": codelists.population,
+        "ref_codes": codelists.code_table,
+        "ref_code_map": codelists.code_map,
+        "ref_rollups": codelists.rollups,
     }
     for name, frame in frames.items():
         con.register("_ref_frame", pd.DataFrame(frame))
@@ -293,17 +307,39 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+PART_SUFFIX = ".part"
+
+
 def keep_raw(path: Path, home: Home, digest: str) -> Path:
-    """Copy the file to ``raw/<sha256>.<ext>`` (atomically: a temporary file, then a rename)."""
+    """Copy the file to ``raw/<sha256>.<ext>`` (atomically: a hidden ``.part`` file, then a rename).
+
+    Call it under the exclusive lock: ``remove_orphan_parts`` relies on no other process copying.
+    """
     home.raw.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower() or ".bin"
     target = home.raw / f"{digest}{suffix}"
     if not target.exists():
-        with tempfile.NamedTemporaryFile(dir=home.raw, delete=False, suffix=".part") as tmp:
+        with tempfile.NamedTemporaryFile(
+            dir=home.raw, delete=False, prefix=f".{digest[:16]}.", suffix=PART_SUFFIX
+        ) as tmp:
             temporary = Path(tmp.name)
         shutil.copyfile(path, temporary)
         os.replace(temporary, target)
     return target
+
+
+def remove_orphan_parts(home: Home) -> list[Path]:
+    """Delete the half-copied raw files a killed ``submit`` left behind; return them.
+
+    Only a holder of the exclusive lock copies into ``raw/``, so under that lock every
+    ``*.part`` there belongs to a process that died.
+    """
+    if not home.raw.is_dir():
+        return []
+    orphans = sorted(home.raw.glob(f"*{PART_SUFFIX}")) + sorted(home.raw.glob(f".*{PART_SUFFIX}"))
+    for orphan in orphans:
+        orphan.unlink(missing_ok=True)
+    return orphans
 
 
 def find_submission(con: duckdb.DuckDBPyConnection, digest: str) -> tuple[int, str] | None:
@@ -322,10 +358,11 @@ def current_for(con: duckdb.DuckDBPyConnection, countries: Sequence[str]) -> pd.
         "where list_contains(?, country)",
         [list(countries)],
     ).df()
-    return _canonical_types(frame)
+    return canonical_types(frame)
 
 
-def _canonical_types(frame: pd.DataFrame) -> pd.DataFrame:
+def canonical_types(frame: pd.DataFrame) -> pd.DataFrame:
+    """Observation columns with the dtypes validation expects of a history."""
     typed = frame.copy()
     for column in typed.columns:
         if column in (C.YEAR, C.VALUE, C.SOURCE_ROW):
@@ -362,11 +399,10 @@ def load_observations(
     deleted: a superseded row keeps its values and gets ``valid_to``.
     """
     key = list(C.OBSERVATION_KEY)
-    if observations[key].duplicated().any():
-        first = observations[observations[key].duplicated(keep=False)].iloc[0]
+    twice = repeated_cell(observations)
+    if twice is not None:
         raise TipstatsError(
-            "the harmonized submission holds the same cell twice "
-            f"({', '.join(str(first[c]) for c in key)}): nothing loaded"
+            f"the harmonized submission holds the same cell twice ({twice}): nothing loaded"
         )
     frame = observations.reindex(columns=list(C.OBSERVATION_COLUMNS)).copy()
     frame["submission_id"] = submission_id
@@ -376,11 +412,11 @@ def load_observations(
     con.register("_incoming", frame)
     try:
         match = " and ".join(f"o.{c} = i.{c}" for c in key)
-        con.execute(
+        closed = con.execute(
             f"update observations o set valid_to = ? from _incoming i "
-            f"where o.valid_to is null and {match}",
+            f"where o.valid_to is null and {match} returning o.submission_id",
             [received_at],
-        )
+        ).fetchall()
         columns = ", ".join(OBSERVATION_TABLE_COLUMNS)
         casts = ", ".join(
             f"cast({c} as {_SQL_TYPES.get(c, 'varchar')})" for c in OBSERVATION_TABLE_COLUMNS
@@ -388,7 +424,19 @@ def load_observations(
         con.execute(f"insert into observations ({columns}) select {casts} from _incoming")
     finally:
         con.unregister("_incoming")
+    if closed:  # only a submission that just lost cells can have none left
+        mark_superseded(con, sorted({int(r[0]) for r in closed}))
     return len(frame)
+
+
+def repeated_cell(observations: pd.DataFrame) -> str | None:
+    """The first cell given twice (its key, as text), or None: such a frame cannot be loaded."""
+    key = list(C.OBSERVATION_KEY)
+    twice = observations[key].duplicated(keep=False)
+    if not twice.any():
+        return None
+    first = observations[twice].iloc[0]
+    return ", ".join(str(first[c]) for c in key)
 
 
 _SQL_TYPES = {
@@ -401,11 +449,20 @@ _SQL_TYPES = {
 }
 
 
-def mark_superseded(con: duckdb.DuckDBPyConnection) -> None:
-    """An accepted submission with no current cell left is wholly superseded."""
+def mark_superseded(
+    con: duckdb.DuckDBPyConnection, submission_ids: Sequence[int] | None = None
+) -> None:
+    """An accepted submission with no current cell left is wholly superseded.
+
+    ``submission_ids`` limits the check to those submissions (the ones a load just closed
+    cells of): checking every submission scans the whole table, once per file loaded.
+    """
+    only = "" if submission_ids is None else "and list_contains($ids, s.submission_id) "
     con.execute(
-        "update submissions set status = 'superseded' where status = 'accepted' and n_cells > 0 "
-        "and submission_id not in (select distinct submission_id from current_observations)"
+        "update submissions s set status = 'superseded' where s.status = 'accepted' "
+        f"and s.n_cells > 0 {only}and not exists (select 1 from current_observations c "
+        "where c.submission_id = s.submission_id)",
+        {} if submission_ids is None else {"ids": [int(i) for i in submission_ids]},
     )
 
 
@@ -446,100 +503,222 @@ def submit(
     ``submissions`` (``message`` says why when it could not be read); ``observations`` is
     untouched. An accepted one is loaded in one transaction with its ``submissions`` row.
     """
+    from tipstats import checking
     from tipstats.codelists import load_codelists
-    from tipstats.errors import UnreadableFileError
-    from tipstats.readers import read_submission
-    from tipstats.reports import report_stem, write_report
-    from tipstats.validation import validate
 
+    path = _submitted_file(path)
+    home.ensure()
+    digest = sha256_of(path)
+    codelists = load_codelists()
+    # Reading is slow and needs no lock; everything that depends on the warehouse happens under it.
+    parsed, unreadable = checking.read_file(path)
+
+    with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
+        remove_orphan_parts(home)
+        raw_path = keep_raw(path, home, digest)
+        known = find_submission(con, digest)
+        if known is not None:
+            return _duplicate(con, known, digest, path, raw_path)
+        job = checking.Job(0, path, next_submission_id(con))
+        countries = [] if parsed is None else checking.countries_of(parsed.frame, codelists)
+        checked = checking.checked_file(
+            job,
+            parsed,
+            unreadable,
+            countries,
+            lambda: current_for(con, countries),
+            home.reports,
+            codelists,
+            contain_failures=False,  # a crash of validation is a bug: show it
+        )
+        return _store(con, _Loader(codelists, now), job, digest, raw_path, checked)
+
+
+def submit_many(
+    paths: Sequence[Path | str],
+    home: Home,
+    *,
+    workers: int | None = None,
+    now: dt.datetime | None = None,
+    lock_timeout: float | None = None,
+    on_wait: Callable[[str], None] | None = None,
+    on_result: Callable[[SubmissionResult], None] | None = None,
+) -> list[SubmissionResult]:
+    """``submit`` for many files (or folders of files) at once: one result per file, in order.
+
+    Takes the lock and opens the warehouse once, validates in ``workers`` processes (default:
+    ``os.cpu_count()``; 1 = in this process) and loads each accepted file in its own transaction,
+    in the order given, so each file gets the id, history and outcome that ``submit`` one after
+    the other would give it. A bad file never stops the others: a file whose validation or load
+    fails is logged as rejected with the reason in ``message``. ``on_result`` is called as each
+    file is stored (for progress).
+    """
+    from tipstats import checking
+    from tipstats.codelists import load_codelists
+
+    files = submission_files(paths)
+    home.ensure()
+    codelists = load_codelists()
+    digests = [sha256_of(path) for path in files]
+    loader = _Loader(codelists, now)
+    results: list[SubmissionResult] = []
+    with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
+        remove_orphan_parts(home)
+        raw_paths = [keep_raw(p, home, d) for p, d in zip(files, digests, strict=True)]
+        # the first copy of content new to the warehouse is checked; any other is a duplicate
+        known = _known_digests(con, digests)
+        first_seen: dict[str, int] = {}
+        for i, digest in enumerate(digests):
+            if digest not in known:
+                first_seen.setdefault(digest, i)
+        first_id = next_submission_id(con)
+        jobs = [
+            checking.Job(i, files[i], first_id + n)
+            for n, i in enumerate(sorted(first_seen.values()))
+        ]
+        n_workers = _worker_count(workers, len(jobs))
+        if n_workers > 1:
+            checked = checking.check_in_pool(
+                jobs, lambda countries: current_for(con, countries), home.reports, n_workers
+            )
+        else:
+            checked = checking.check_in_order(
+                jobs, lambda countries: current_for(con, countries), home.reports, codelists
+            )
+        pending = iter(zip(jobs, checked, strict=True))
+        for i, path in enumerate(files):
+            if first_seen.get(digests[i]) == i:
+                job, done = next(pending)
+                result = _store_isolated(con, loader, job, digests[i], raw_paths[i], done)
+            else:
+                known_as = find_submission(con, digests[i])
+                assert known_as is not None  # in the warehouse, or stored earlier in this batch
+                result = _duplicate(con, known_as, digests[i], path, raw_paths[i])
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results
+
+
+def submission_files(paths: Sequence[Path | str]) -> list[Path]:
+    """The files to submit: each file given, and the files of each folder given (by name,
+    hidden ones skipped). A missing path is a usage error and nothing is submitted."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise UsageError(f"{path}: no such file")
+        if path.is_dir():
+            files.extend(
+                sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            )
+        else:
+            files.append(path)
+    return files
+
+
+POOL_MIN_FILES_PER_WORKER = 4  # below this, starting workers costs more than it saves
+
+
+def _worker_count(workers: int | None, n_files: int) -> int:
+    wanted = workers if workers is not None else (os.cpu_count() or 1)
+    if wanted < 1:
+        raise UsageError(f"workers must be at least 1, not {wanted}")
+    return min(wanted, n_files // POOL_MIN_FILES_PER_WORKER) if wanted > 1 else 1
+
+
+def _submitted_file(path: Path | str) -> Path:
     path = Path(path)
     if not path.exists():
         raise UsageError(f"{path}: no such file")
     if path.is_dir():
         raise UsageError(f"{path}: is a folder, not a file")
-    home.ensure()
-    digest = sha256_of(path)
-    raw_path = keep_raw(path, home, digest)
-    codelists = load_codelists()
+    return path
 
-    # Reading is slow and needs no lock; everything that depends on the warehouse happens under it.
-    parsed = None
-    unreadable: TipstatsError | None = None
-    try:
-        parsed = read_submission(path)
-    except TipstatsError as problem:
-        unreadable = problem
-    except (MemoryError, RecursionError) as problem:
-        unreadable = UnreadableFileError(f"{path.name}: too large or too deeply nested to read")
-        unreadable.__cause__ = problem
-    except Exception as problem:  # noqa: BLE001  a reader failure on a strange file: one line
-        reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
-        unreadable = UnreadableFileError(f"{path.name}: cannot be read ({reason[:200]})")
 
-    with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
-        known = find_submission(con, digest)
-        if known is not None:
-            return _duplicate(con, known, digest, path, raw_path)
-        submission_id = next_submission_id(con)
-        received_at = next_timestamp(con, now)
-        base = {
-            "submission_id": submission_id,
-            "sha256": digest,
-            "original_name": path.name,
-            "raw_path": str(raw_path),
-            "received_at": received_at,
-        }
-        if parsed is None:
-            assert unreadable is not None
-            _record_unreadable(con, base, unreadable)
-            # A rejection like any other (no exception), so callers such as the inbox flow
-            # archive the file instead of retrying it; the CLI exits with the error's code.
-            return SubmissionResult(
-                status=REJECTED,
-                submission_id=submission_id,
-                sha256=digest,
-                original_name=path.name,
-                raw_path=raw_path,
-                n_errors=1,
-                message=str(unreadable),
-                exit_code=unreadable.exit_code,
-            )
-        countries = _countries_of(parsed.frame, codelists)
-        history = current_for(con, countries)
-        report = validate(parsed, codelists, history)
-        paths = write_report(
-            report, home.reports, path.name, stem=f"{submission_id:06d}_{report_stem(path.name)}"
+def _known_digests(con: duckdb.DuckDBPyConnection, digests: Sequence[str]) -> set[str]:
+    rows = con.execute(
+        "select sha256 from submissions where list_contains(?, sha256)", [list(set(digests))]
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+@dataclass
+class _Loader:
+    """What stays the same across the files stored on one connection."""
+
+    codelists: object
+    now: dt.datetime | None
+    reference_current: bool = False  # ref_* checked against the files on this connection
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    loader: _Loader,
+    job: Job,
+    digest: str,
+    raw_path: Path,
+    checked: Checked,
+) -> SubmissionResult:
+    """Log one checked file in ``submissions`` and load its observations, in one transaction."""
+    path: Path = job.path
+    submission_id: int = job.submission_id
+    received_at = next_timestamp(con, loader.now)
+    base = {
+        "submission_id": submission_id,
+        "sha256": digest,
+        "original_name": path.name,
+        "raw_path": str(raw_path),
+        "received_at": received_at,
+    }
+    report = checked.report
+    if report is None:
+        message = str(checked.problem)
+        _record_unreadable(con, base, message)
+        # A rejection like any other (no exception), so callers such as the inbox flow
+        # archive the file instead of retrying it; the CLI exits with the error's code.
+        return SubmissionResult(
+            status=REJECTED,
+            submission_id=submission_id,
+            sha256=digest,
+            original_name=path.name,
+            raw_path=raw_path,
+            n_errors=1,
+            message=message,
+            exit_code=checked.problem_exit_code,
         )
-        observations = report.observations if report.accepted else None
-        if observations is not None and len(observations):
-            loaded_countries = sorted(observations[C.COUNTRY].dropna().unique())
-        else:
-            loaded_countries = countries
-        country = loaded_countries[0] if len(loaded_countries) == 1 else None
-        row = {
-            **base,
-            "country": country,
-            "layout": report.layout,
-            "status": ACCEPTED if report.accepted else REJECTED,
-            "n_rows": report.n_rows,
-            "n_cells": 0 if observations is None else len(observations),
-            "n_errors": report.n_errors,
-            "n_warnings": report.n_warnings,
-            "report_path": str(paths.csv),
-            "message": None,
-        }
-        con.execute("begin transaction")
-        try:
-            load_reference(con, codelists)
-            record_submission(con, row)
-            if observations is not None:
-                load_observations(con, observations, submission_id, received_at)
-                mark_superseded(con)
-            _pause_for_tests()
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+    paths = checked.paths
+    observations = report.observations if report.accepted else None
+    if observations is not None and len(observations):
+        loaded_countries = sorted(observations[C.COUNTRY].dropna().unique())
+    else:
+        loaded_countries = checked.countries
+    country = loaded_countries[0] if len(loaded_countries) == 1 else None
+    row = {
+        **base,
+        "country": country,
+        "layout": report.layout,
+        "status": ACCEPTED if report.accepted else REJECTED,
+        "n_rows": report.n_rows,
+        "n_cells": 0 if observations is None else len(observations),
+        "n_errors": report.n_errors,
+        "n_warnings": report.n_warnings,
+        "report_path": str(paths.csv),
+        "message": None,
+    }
+    con.execute("begin transaction")
+    try:
+        if not loader.reference_current:
+            load_reference(con, loader.codelists)
+        record_submission(con, row)
+        if observations is not None:
+            load_observations(con, observations, submission_id, received_at)
+        _pause_for_tests()
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    loader.reference_current = True
     return SubmissionResult(
         status=str(row["status"]),
         submission_id=submission_id,
@@ -558,16 +737,25 @@ def submit(
     )
 
 
-def _countries_of(frame: pd.DataFrame, codelists: object) -> list[str]:
-    if C.COUNTRY not in frame.columns:
-        return []
-    texts = pd.Series(frame[C.COUNTRY].dropna().unique(), dtype="string")
-    codes = codelists.country_iso3_many(texts)  # type: ignore[attr-defined]
-    return sorted({str(c) for c in codes.dropna()})
+def _store_isolated(
+    con: duckdb.DuckDBPyConnection,
+    loader: _Loader,
+    job: Job,
+    digest: str,
+    raw_path: Path,
+    checked: Checked,
+) -> SubmissionResult:
+    """``_store``, but a file that cannot be loaded is logged as rejected instead of raising."""
+    try:
+        return _store(con, loader, job, digest, raw_path, checked)
+    except (TipstatsError, duckdb.Error) as problem:
+        reason = f"{job.path.name}: could not be loaded ({_first_line(problem)})"
+        failed = replace(checked, report=None, paths=None, problem=reason)
+        return _store(con, loader, job, digest, raw_path, failed)
 
 
 def _record_unreadable(
-    con: duckdb.DuckDBPyConnection, base: dict[str, object], problem: TipstatsError
+    con: duckdb.DuckDBPyConnection, base: dict[str, object], message: str
 ) -> None:
     row = {
         **base,
@@ -579,7 +767,7 @@ def _record_unreadable(
         "n_errors": 1,
         "n_warnings": 0,
         "report_path": None,
-        "message": str(problem),
+        "message": message,
     }
     con.execute("begin transaction")
     try:
@@ -771,12 +959,6 @@ def _first_line(problem: Exception) -> str:
 # --------------------------------------------------------------------------- MSE estimates (#9)
 
 ESTIMATED_TOTAL_INDICATOR = "VICTIMS_ESTIMATED_TOTAL"
-_ESTIMATES_DDL = """create table if not exists estimates (
-    country varchar not null, year integer not null, indicator varchar not null,
-    value double not null, status varchar not null, ci_low double, ci_high double,
-    ci_level double, observed bigint not null, method varchar not null, model varchar not null,
-    lists varchar not null, threshold double, seed integer, n_resamples integer,
-    source_file varchar, valid_from timestamp not null, valid_to timestamp)"""
 
 
 def record_estimate(
@@ -824,7 +1006,6 @@ def record_estimate(
         "source_file": source_file,
     }
     with write_connection(home) as con:
-        con.execute(_ESTIMATES_DDL)
         now = next_timestamp(con, None)
         row["valid_from"] = now
         con.execute("begin transaction")

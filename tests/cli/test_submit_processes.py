@@ -125,10 +125,19 @@ def test_a_waiting_submit_says_who_it_waits_for(tmp_path: Path) -> None:
     while not flag.exists():
         assert holder.poll() is None and time.monotonic() < deadline
         time.sleep(0.05)
-    waiter = tipstats("submit", str(country_file(tmp_path, "MEX")), "--home", str(home))
-    time.sleep(4)  # long enough to read the file and reach the lock
-    assert waiter.poll() is None  # still waiting
+    said = tmp_path / "waiter.err"
+    with said.open("w") as err:  # a file, not a pipe: read while the waiter runs
+        waiter = subprocess.Popen(
+            [str(TIPSTATS), "submit", str(country_file(tmp_path, "MEX")), "--home", str(home)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    message = f"warehouse busy, waiting for submission by pid {holder.pid}"
+    deadline = time.monotonic() + 60  # start-up alone takes seconds on a busy machine
+    while message not in said.read_text():
+        assert waiter.poll() is None, said.read_text()  # still waiting, never gave up
+        assert time.monotonic() < deadline, "the waiter never said it waits"
+        time.sleep(0.1)
     os.kill(holder.pid, signal.SIGKILL)  # the lock dies with its holder
     holder.wait(10)
-    assert waiter.wait(60) == 0
-    assert f"warehouse busy, waiting for submission by pid {holder.pid}" in waiter.stderr.read()
+    assert waiter.wait(60) == 0, said.read_text()

@@ -1,10 +1,12 @@
-"""CLI commands over the warehouse: submit, query, history, export-parquet."""
+"""CLI commands over the warehouse: submit (one file, several, or folders), query, history,
+export-parquet."""
 
 from __future__ import annotations
 
+from collections import Counter
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -13,7 +15,11 @@ from rich.table import Table
 from rich.text import Text
 
 from tipstats.cli.app import HomeOption, app, console, err_console
-from tipstats.home import resolve_home
+from tipstats.cli.summaries import print_validation_summary
+from tipstats.home import Home, resolve_home
+
+if TYPE_CHECKING:
+    from tipstats.warehouse import SubmissionResult
 
 MAX_TABLE_ROWS = 200
 
@@ -30,13 +36,38 @@ def _waiting(message: str) -> None:
 
 @app.command()
 def submit(
-    file: Annotated[Path, typer.Argument(help="The submitted file (CSV, XLSX, dataUNODC export).")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="Submitted files (CSV, XLSX, dataUNODC export) or folders of them."),
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes that validate a batch (default: one per CPU; 1: none)."),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
-    """Validate and load a file into the warehouse; exit 0 accepted, 1 rejected, 2 usage."""
+    """Validate and load files into the warehouse; exit 0 all accepted, 1 any rejected, 2 usage."""
     from tipstats import warehouse
 
-    result = warehouse.submit(file, resolve_home(home), on_wait=_waiting)
+    if len(files) == 1 and not files[0].is_dir():
+        _submit_one(files[0], resolve_home(home))
+        return
+    results = warehouse.submit_many(
+        files, resolve_home(home), workers=workers, on_wait=_waiting, on_result=_print_outcome
+    )
+    counts = Counter(r.status for r in results)
+    console.print(
+        f"{len(results)} files: {counts[warehouse.ACCEPTED]} accepted, "
+        f"{counts[warehouse.REJECTED]} rejected, {counts[warehouse.DUPLICATE]} already received",
+        highlight=False,
+    )
+    raise typer.Exit(1 if counts[warehouse.REJECTED] else 0)
+
+
+def _submit_one(file: Path, home: Home) -> None:
+    from tipstats import warehouse
+
+    result = warehouse.submit(file, home, on_wait=_waiting)
     if result.status == warehouse.DUPLICATE:
         console.print(Text(f"{file.name}: {result.message}; nothing changed"), highlight=False)
         raise typer.Exit(0)
@@ -48,11 +79,10 @@ def submit(
         )
         raise typer.Exit(result.exit_code or 1)
     if result.report is not None:
-        from tipstats.cli.ingest import _print_summary
-        from tipstats.reports import FileValidation, ReportPaths
+        from tipstats.reports import ReportPaths
 
         paths = ReportPaths(csv=result.report_path, html=result.report_html)
-        _print_summary(file, FileValidation(report=result.report, paths=paths))
+        print_validation_summary(file.name, result.report, paths)
     if result.status == warehouse.ACCEPTED:
         console.print(
             f"submission {result.submission_id}: {result.n_cells} cells loaded"
@@ -65,6 +95,30 @@ def submit(
         highlight=False,
     )
     raise typer.Exit(1)
+
+
+def _print_outcome(result: SubmissionResult) -> None:
+    """One line per file of a batch."""
+    name = escape(result.original_name)
+    if result.status == "duplicate":
+        line = f"{name}: {escape(result.message)}; nothing changed"
+    elif result.status == "accepted":
+        where = f" for {result.country}" if result.country else ""
+        line = (
+            f"{name}: [green]accepted[/], submission {result.submission_id}, "
+            f"{result.n_cells} cells loaded{where} ({result.n_warnings} warnings)"
+        )
+    elif result.report is None:
+        line = f"{name}: [bold red]rejected[/], submission {result.submission_id}: " + escape(
+            result.message
+        )
+    else:
+        line = (
+            f"{name}: [bold red]rejected[/], submission {result.submission_id} "
+            f"({result.n_errors} errors, {result.n_warnings} warnings); report: "
+            + escape(str(result.report_html))
+        )
+    console.print(line, highlight=False, soft_wrap=True)
 
 
 @app.command()
