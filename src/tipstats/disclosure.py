@@ -541,18 +541,23 @@ def protect(
     value: str = "value",
     exempt: pd.Series | np.ndarray | None = None,
     censored: pd.Series | np.ndarray | None = None,
+    withheld: pd.Series | np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Primary + secondary suppression of one table; adds ``flag``, ``published``, ``display``.
 
     The true ``value`` column is kept (the caller drops it before publishing): ``published`` is
     the value a reader may see (null when suppressed or not available), ``display`` its text.
+    ``withheld`` cells (e.g. aggregates of too few countries) are hidden as secondary from the
+    start, so the search protects them along with the small counts instead of after them.
     """
     config = config or DisclosureConfig()
     frame = table.reset_index(drop=True)
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
     ex = np.zeros(len(frame), dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
     flags = primary_flags(values, config, exempt=ex, censored=censored)
-    if (flags == SUPPRESSED_PRIMARY).any():
+    if withheld is not None:
+        flags[np.asarray(withheld, dtype=bool) & (flags == OBSERVED)] = SUPPRESSED_SECONDARY
+    if np.isin(flags, SUPPRESSED).any():
         # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
         # round of the checker solves them together and widens each exposed block once.
         constraints = margin_constraints(

@@ -19,7 +19,6 @@ XLSX (its document properties) carry the time of the run.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import io
 import json
 from collections.abc import Mapping
@@ -41,7 +40,13 @@ from tipstats.disclosure import (
 from tipstats.errors import TipstatsError
 from tipstats.home import Home
 from tipstats.profiles import country_profile
-from tipstats.report_tables import BUILDERS, PublishedTable, build_report_tables
+from tipstats.report_tables import (
+    BUILDERS,
+    TABLE_OF,
+    PublishedTable,
+    build_report_tables,
+    missing_marts,
+)
 from tipstats.sdmx import sdg_16_2_2_sdmx
 
 XLSX_NAME = "global_report_tables.xlsx"
@@ -60,28 +65,29 @@ class ExportResult:
     files: dict[str, str]
     tables: list[PublishedTable] = field(repr=False)
     manifest: dict = field(repr=False)
+    notes: list[str] = field(default_factory=list)  # what was left out, and why
 
 
 # --------------------------------------------------------------------------- entry points
 
 
 def export_home(
-    home: Home, *, out: Path | None = None, config: DisclosureConfig | None = None
+    home: Home, out: Path | None = None, config: DisclosureConfig | None = None
 ) -> ExportResult:
-    """Read the published marts through the warehouse and export them (``tipstats export``)."""
+    """Read the published marts through the warehouse and export them (``tipstats export``).
+
+    The stable entry point of the pipeline: ``out`` defaults to ``<home>/exports``, ``config``
+    to ``DisclosureConfig()`` (threshold 5). Raises ``TipstatsError`` (one line) when there is no
+    warehouse or no mart at all; a mart not built yet is skipped and named in ``notes``.
+    """
     if not home.database.exists():
         raise TipstatsError(
             f"no warehouse at {home.database}: run `tipstats submit` and `tipstats build` first",
             exit_code=2,
         )
-    try:
-        warehouse = importlib.import_module("tipstats.warehouse")
-    except ModuleNotFoundError as missing:
-        raise TipstatsError("no tipstats.warehouse module: cannot read the marts") from missing
-    reader = getattr(warehouse, "read_tables", None)
-    if reader is None:
-        raise TipstatsError("tipstats.warehouse has no read_tables(): cannot read the marts")
-    tables = reader(home, [*BUILDERS, *INPUT_TABLES])
+    from tipstats.warehouse import read_tables
+
+    tables = read_tables(home, [*BUILDERS, *INPUT_TABLES])
     return export_tables(tables, out if out is not None else home.exports, config=config)
 
 
@@ -101,6 +107,7 @@ def export_tables(
         for name in BUILDERS
         if tables.get(name) is not None
     }
+    notes = [_missing_note(name) for name in missing_marts(tables)]
     published = build_report_tables(marts, config)
     exposed = [t.name for t in published if t.n_exposed]
     if exposed:  # never reached when disclosure works: the audit is the last line of defence
@@ -111,8 +118,9 @@ def export_tables(
     for table in published:
         blobs[f"csv/{table.name}.csv"] = _csv_bytes(table.frame)
         blobs[f"parquet/{table.name}.parquet"] = _parquet_bytes(table.frame)
-    sdmx = sdg_16_2_2_sdmx(by_name["country_table"].frame, codes.countries)
-    blobs[SDMX_NAME] = _csv_bytes(sdmx)
+    if COUNTRY_TABLE in by_name:
+        sdmx = sdg_16_2_2_sdmx(by_name[COUNTRY_TABLE].frame, codes.countries)
+        blobs[SDMX_NAME] = _csv_bytes(sdmx)
 
     submissions = _submissions(tables.get("submissions"))
     references = _references(tables.get("ref_versions"), codes)
@@ -120,18 +128,13 @@ def export_tables(
     folder = Path(out) / run_id
 
     label_of = _label_function(codes)
-    blobs["charts/victims_by_region.png"] = charts.to_png(
-        charts.victims_by_region(by_name["regional_totals"].frame)
-    )
-    blobs["charts/sex_age_shares_by_region.png"] = charts.to_png(
-        charts.sex_age_shares(by_name["shares_sex_age"].frame, label_of=label_of)
-    )
-    blobs["charts/exploitation_by_region.png"] = charts.to_png(
-        charts.exploitation_shares(by_name["shares_exploitation"].frame, label_of=label_of)
-    )
-    blobs["charts/flows_by_region.png"] = charts.to_png(charts.flow_shares(by_name["flows"].frame))
-    for iso3, html in _profiles(by_name, codes, config).items():
-        blobs[f"profiles/{iso3}.html"] = html.encode("utf-8")
+    for table_name, (file_name, draw) in CHARTS.items():
+        if table_name in by_name:
+            figure = draw(by_name[table_name].frame, label_of)
+            blobs[f"charts/{file_name}"] = charts.to_png(figure)
+    if COUNTRY_TABLE in by_name:
+        for iso3, html in _profiles(by_name, codes, config).items():
+            blobs[f"profiles/{iso3}.html"] = html.encode("utf-8")
     blobs[XLSX_NAME] = _xlsx_bytes(published, config)
 
     for name, data in blobs.items():
@@ -147,10 +150,41 @@ def export_tables(
         "submissions": submissions,
         "reference_versions": references,
         "tables": [_table_summary(t) for t in published],
+        "notes": notes,
         "files": files,
     }
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
-    return ExportResult(run_id, folder, files, published, manifest)
+    return ExportResult(run_id, folder, files, published, manifest, notes)
+
+
+COUNTRY_TABLE = TABLE_OF["sdg_16_2_2"]
+# Report table -> (PNG name, drawing of its published frame).
+CHARTS = {
+    "regional_totals": ("victims_by_region.png", lambda f, _: charts.victims_by_region(f)),
+    "shares_sex_age": (
+        "sex_age_shares_by_region.png",
+        lambda f, label_of: charts.sex_age_shares(f, label_of=label_of),
+    ),
+    "shares_exploitation": (
+        "exploitation_by_region.png",
+        lambda f, label_of: charts.exploitation_shares(f, label_of=label_of),
+    ),
+    "flows": ("flows_by_region.png", lambda f, _: charts.flow_shares(f)),
+}
+
+
+def _missing_note(mart: str) -> str:
+    table = TABLE_OF[mart]
+    also = {
+        COUNTRY_TABLE: f", {SDMX_NAME} and the country profiles",
+    }.get(table, "")
+    chart = next((png for name, (png, _) in CHARTS.items() if name == table), None)
+    if chart:
+        also += f" and charts/{chart}"
+    return (
+        f"mart {mart} is not in the warehouse: table {table}{also} not exported "
+        "(run `tipstats build`; if it still lacks, the SQL model does not exist yet)"
+    )
 
 
 def _with_region_names(mart: pd.DataFrame, codes: CodeLists) -> pd.DataFrame:
@@ -328,7 +362,11 @@ def _profiles(
         totals = country_rows[country_rows["series"] == main]
     else:
         totals = country_rows
-    shares = by_name["shares_sex_age"].frame
+    shares = (
+        by_name["shares_sex_age"].frame
+        if "shares_sex_age" in by_name
+        else pd.DataFrame(columns=["scheme", "region", "year", "sex", "age", "share"])
+    )
     if "scheme" in shares.columns:
         shares = shares[shares["scheme"] == PROFILE_SCHEME]
     if "indicator" in shares.columns:

@@ -9,7 +9,7 @@ the count they come from is suppressed, since they would give it back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,14 +19,11 @@ from tipstats.columns import AGE, EXPLOITATION, INDICATOR, SEX, TOTAL, YEAR
 from tipstats.disclosure import (
     DISPLAY,
     FLAG,
-    OBSERVED,
     PUBLISHED,
     SUPPRESSED,
-    SUPPRESSED_SECONDARY,
     DisclosureConfig,
     audit,
     protect,
-    with_flags,
 )
 from tipstats.errors import TipstatsError
 
@@ -40,9 +37,20 @@ BASE_COUNTRIES = "base_countries"
 BASE_PERSONS = "base_persons"
 BASE_FLAG = "base_flag"
 CATEGORY = "category"
+SHARE_GROUP = "share_group"
+# agg_shares_sex_age names the Report's four groups; their sex x age codes line the table up
+# with the country table's cells (profiles compare the two) and with the code lists' labels.
+SHARE_GROUPS = {
+    "women": ("F", "Y_GE18"),
+    "girls": ("F", "Y0T17"),
+    "men": ("M", "Y_GE18"),
+    "boys": ("M", "Y0T17"),
+}
 
 # Column names a mart may use for the same thing; the first is the one we publish.
 ALIASES = {
+    "value": ("value", "victims", "persons"),
+    EXPLOITATION: ("exploitation", "form"),
     REGION: ("region", "region_code"),
     COUNTRY: ("country", "ref_area", "iso3"),
     SERIES: ("series", "sdg_series"),
@@ -51,7 +59,7 @@ ALIASES = {
     BASE_PERSONS: ("base_persons", "base_victims", "base_value", "base"),
     SHARE: ("share", "value_share"),
     "flow": ("flow", "flow_type"),
-    "rollup": ("rollup", "target", "level"),
+    "rollup": ("rollup", "level", "target"),
     "panel_size": ("panel_size", "n_panel_countries"),
     "index": ("index", "index_value"),
     "pct_change": ("pct_change", "percent_change", "change_pct"),
@@ -147,20 +155,15 @@ def _blank_where_hidden(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataF
     return out
 
 
-def _withhold_small_aggregates(
-    protected: pd.DataFrame, exempt: np.ndarray | None, config: DisclosureConfig
-) -> pd.DataFrame:
-    """Hide every aggregate that pools fewer than ``min_countries`` countries.
+def _withheld(exempt: np.ndarray | None) -> np.ndarray | None:
+    """Aggregates pooling fewer than ``min_countries`` countries: hidden from the start.
 
-    Such an aggregate is a country figure (or the sum of two) protected with another pattern
-    than the country table; published side by side, the two could be differenced. Hiding it
-    costs nothing a reader cannot already get from the country table.
+    Such an aggregate is a country figure (or the sum of two) that the country table publishes
+    with its own suppression pattern; published side by side, the two could be differenced.
+    Hiding it costs nothing a reader cannot already get from the country table, and hiding it
+    before the search (not after) lets the search protect the small counts around it at once.
     """
-    if exempt is None:
-        return protected
-    flags = protected[FLAG].to_numpy(dtype=object).copy()
-    flags[(~exempt) & (flags == OBSERVED)] = SUPPRESSED_SECONDARY
-    return with_flags(protected.drop(columns=[FLAG, PUBLISHED, DISPLAY]), flags, config)
+    return None if exempt is None else ~exempt
 
 
 def _finish(frame: pd.DataFrame, value: str = "value") -> pd.DataFrame:
@@ -186,8 +189,15 @@ def protect_counts(
     frame = _sorted(mart, [*keys, *dims])
     exempt = _exempt(frame, exempt_by, config) if exempt_by else None
     censored = frame["status"].eq("C").to_numpy() if "status" in frame.columns else None
-    protected = protect(frame, dims, config, keys=keys, exempt=exempt, censored=censored)
-    protected = _withhold_small_aggregates(protected, exempt, config)
+    protected = protect(
+        frame,
+        dims,
+        config,
+        keys=keys,
+        exempt=exempt,
+        censored=censored,
+        withheld=_withheld(exempt),
+    )
     result = audit(protected, dims, config, keys=keys)
     published = _finish(_blank_where_hidden(protected, derived))
     return published, result
@@ -237,8 +247,14 @@ def protect_shares(
     table = pd.concat([parts, bases], ignore_index=True)
     table = _sorted(table, [*keys, CATEGORY])
     exempt = _exempt(table, BASE_COUNTRIES, config)
-    protected = protect(table, [CATEGORY], config, keys=keys, exempt=exempt)
-    protected = _withhold_small_aggregates(protected, exempt, config)
+    protected = protect(
+        table,
+        [CATEGORY],
+        config,
+        keys=keys,
+        exempt=exempt,
+        withheld=_withheld(exempt),
+    )
     result = audit(protected, [CATEGORY], config, keys=keys)
 
     base_rows = protected[protected[CATEGORY] == TOTAL]
@@ -260,8 +276,21 @@ def protect_shares(
 # --------------------------------------------------------------------------- the report tables
 
 
+def one_way(frame: pd.DataFrame, dimensions: Sequence[str]) -> pd.DataFrame:
+    """The totals and the breakdowns by one dimension at a time (the others at ``_T``)."""
+    dims = _present(frame, dimensions)
+    if not dims:
+        return frame
+    broken_down = (frame[dims] != TOTAL).sum(axis=1)
+    return frame[broken_down <= 1]
+
+
 def regional_totals(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
     frame = normalise(mart, "agg_totals", [SCHEME, REGION, YEAR, INDICATOR, "value"])
+    # The Report's regional table breaks totals down by one dimension at a time; the sex x age
+    # cross is the shares table. Crossed cells of a few countries would only be withheld, and
+    # protecting the full cube costs minutes instead of seconds.
+    frame = one_way(frame, [SEX, AGE, EXPLOITATION])
     published, result = protect_counts(
         frame,
         dimensions=[SEX, AGE, EXPLOITATION],
@@ -276,7 +305,8 @@ def regional_totals(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTa
         units="Persons (counts); rate per 100,000 population of the reporting countries",
         notes=(
             "Totals are sums over the countries that reported the cell (no imputation); "
-            "n_countries and population_coverage_share give the coverage. Aggregates pooling "
+            "n_countries and population_coverage_share give the coverage. Totals are broken "
+            "down by one of sex, age and form at a time. Aggregates pooling "
             f"fewer than {config.min_countries} countries are hidden (flag suppressed_secondary):"
             " the country table holds those figures, protected."
         ),
@@ -288,8 +318,28 @@ def regional_totals(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTa
     )
 
 
+def with_sex_age(mart: pd.DataFrame) -> pd.DataFrame:
+    """Add ``sex`` and ``age`` codes to a mart that names the Report's four groups."""
+    if SHARE_GROUP not in mart.columns or (SEX in mart.columns and AGE in mart.columns):
+        return mart
+    unknown = sorted(set(mart[SHARE_GROUP].dropna().astype(str)) - set(SHARE_GROUPS))
+    if unknown:
+        raise ExportError(
+            f"mart agg_shares_sex_age has share_group {', '.join(unknown)}; "
+            f"known: {', '.join(SHARE_GROUPS)}"
+        )
+    codes = mart[SHARE_GROUP].astype(str).map(SHARE_GROUPS)
+    position = list(mart.columns).index(SHARE_GROUP)
+    out = mart.copy()
+    out.insert(position, AGE, codes.str[1])
+    out.insert(position, SEX, codes.str[0])
+    return out
+
+
 def shares_sex_age(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
-    frame = normalise(mart, "agg_shares_sex_age", [SCHEME, REGION, YEAR, SEX, AGE, SHARE])
+    frame = normalise(
+        with_sex_age(mart), "agg_shares_sex_age", [SCHEME, REGION, YEAR, SEX, AGE, SHARE]
+    )
     published, result = protect_shares(
         frame,
         categories=[SEX, AGE],
@@ -349,7 +399,12 @@ def flows(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
     if SHARE not in frame.columns:
         frame = frame.assign(**{SHARE: frame["value"] / frame[BASE_PERSONS]})
     if BASE_COUNTRIES not in frame.columns and N_COUNTRIES in frame.columns:
-        frame = frame.assign(**{BASE_COUNTRIES: frame[N_COUNTRIES]})
+        # Countries behind each flow, not behind the base: the largest is a lower bound of the
+        # countries pooled in the base, so the exemption of 3 or more countries stays safe.
+        keys = _present(frame, [SCHEME, REGION, YEAR, INDICATOR])
+        frame = frame.assign(
+            **{BASE_COUNTRIES: frame.groupby(keys, dropna=False)[N_COUNTRIES].transform("max")}
+        )
     published, result = protect_shares(
         frame, categories=["flow"], keys=[SCHEME, REGION, YEAR, INDICATOR], config=config
     )
@@ -425,6 +480,16 @@ def country_table(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTabl
     )
 
 
+# The report table each mart becomes (sheet, CSV and Parquet name).
+TABLE_OF = {
+    "agg_totals": "regional_totals",
+    "agg_shares_sex_age": "shares_sex_age",
+    "agg_shares_exploitation": "shares_exploitation",
+    "agg_flows": "flows",
+    "agg_trends": "trends",
+    "sdg_16_2_2": "country_table",
+}
+
 BUILDERS = {
     "agg_totals": regional_totals,
     "agg_shares_sex_age": shares_sex_age,
@@ -435,16 +500,25 @@ BUILDERS = {
 }
 
 
+def missing_marts(marts: Mapping[str, pd.DataFrame | None]) -> list[str]:
+    """The report marts the warehouse does not (yet) hold, in report order."""
+    return [name for name in BUILDERS if marts.get(name) is None]
+
+
 def build_report_tables(
-    marts: dict[str, pd.DataFrame], config: DisclosureConfig
+    marts: Mapping[str, pd.DataFrame | None], config: DisclosureConfig
 ) -> list[PublishedTable]:
-    """Every report table from the marts present (a missing mart is a clear error)."""
-    missing = [name for name in BUILDERS if name not in marts]
-    if missing:
+    """Every report table whose mart is present; none at all is a clear error.
+
+    A missing mart is skipped (the caller says so in its notes): a warehouse built before a mart
+    existed still exports everything else.
+    """
+    present = {name: marts[name] for name in BUILDERS if marts.get(name) is not None}
+    if not present:
         raise ExportError(
-            f"the warehouse has no mart {', '.join(missing)}: run `tipstats build` first"
+            f"the warehouse has none of the marts {', '.join(BUILDERS)}: run `tipstats build` first"
         )
-    tables = [build(marts[name], config) for name, build in BUILDERS.items()]
+    tables = [BUILDERS[name](mart, config) for name, mart in present.items()]
     for table in tables:
         leading = _present(table.frame, LEADING)
         rest = [c for c in table.frame.columns if c not in leading]
@@ -484,4 +558,6 @@ __all__ = [
     "ExportError",
     "PublishedTable",
     "build_report_tables",
+    "missing_marts",
+    "TABLE_OF",
 ]

@@ -328,9 +328,27 @@ def test_profile_is_escaped_and_self_contained(exported) -> None:
     assert "Shares by sex and age, 2022" in aut and aut.count("%</td>") == 8
 
 
-def test_missing_mart_is_a_clear_error(tmp_path: Path, warehouse_tables) -> None:
-    tables = {k: v for k, v in warehouse_tables.items() if k != "agg_flows"}
-    with pytest.raises(TipstatsError, match="agg_flows"):
+def test_missing_mart_is_skipped_with_a_note(tmp_path: Path, warehouse_tables) -> None:
+    tables = {k: v for k, v in warehouse_tables.items() if k not in ("agg_flows", "sdg_16_2_2")}
+    result = export_tables(tables, tmp_path)
+    assert [t.name for t in result.tables] == [
+        "regional_totals",
+        "shares_sex_age",
+        "shares_exploitation",
+        "trends",
+    ]
+    assert "charts/flows_by_region.png" not in result.files
+    assert SDMX_NAME not in result.files
+    assert not any(name.startswith("profiles/") for name in result.files)
+    notes = json.loads((result.folder / MANIFEST_NAME).read_text())["notes"]
+    assert notes == result.notes and len(notes) == 2
+    assert "agg_flows" in notes[0] and "flows_by_region.png" in notes[0]
+    assert "sdg_16_2_2" in notes[1] and SDMX_NAME in notes[1]
+
+
+def test_no_mart_at_all_is_a_clear_error(tmp_path: Path, warehouse_tables) -> None:
+    tables = {k: v for k, v in warehouse_tables.items() if not k.startswith(("agg_", "sdg_"))}
+    with pytest.raises(TipstatsError, match="run `tipstats build` first"):
         export_tables(tables, tmp_path)
 
 
