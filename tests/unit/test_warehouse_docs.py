@@ -63,3 +63,47 @@ def test_every_table_is_documented(home: Home) -> None:
     names = W.query(home, "select table_name from information_schema.tables")["table_name"]
     missing = [n for n in names if f"`{n}`" not in doc]
     assert not missing, f"tables not documented in docs/warehouse.md: {missing}"
+
+
+def documented_columns(table: str) -> set[str]:
+    """Column names in the first column of the doc's table under ``### `table` ``."""
+    doc = DOC.read_text(encoding="utf-8")
+    section = doc.split(f"### `{table}`\n", 1)[1].split("\n### ", 1)[0]
+    cells = re.findall(r"^\| ([^|]+?) \|", section, flags=re.MULTILINE)
+    return {name.strip() for cell in cells for name in cell.split(",")} - {"column", "---"}
+
+
+@pytest.mark.parametrize("table", ["submissions", "estimates"])
+def test_every_column_is_documented(home: Home, table: str) -> None:
+    actual = set(W.query(home, f"select * from {table} limit 0").columns)
+    assert documented_columns(table) == actual
+
+
+# The submission log as issue #4 lists it -> the column that holds it.
+ISSUE_4_LOG = {
+    "id": "submission_id",
+    "sha256": "sha256",
+    "original name": "original_name",
+    "country": "country",
+    "layout": "layout",
+    "received_at": "received_at",
+    "status": "status",
+    "count of rows": "n_rows",
+    "count of errors": "n_errors",
+    "count of warnings": "n_warnings",
+    "report path": "report_path",
+}
+
+
+def test_the_submission_log_holds_what_the_issue_asks(home: Home) -> None:
+    columns = set(W.query(home, "select * from submissions limit 0").columns)
+    assert set(ISSUE_4_LOG.values()) <= columns
+    statuses = W.query(
+        home,
+        "select constraint_text from duckdb_constraints() "
+        "where table_name = 'submissions' and constraint_type = 'CHECK'",
+    )["constraint_text"].str.cat()
+    for status in ("accepted", "rejected", "superseded"):
+        assert f"'{status}'" in statuses
+    log = W.query(home, "select submission_id, status from submissions order by 1")
+    assert log.values.tolist() == [[1, "superseded"], [2, "accepted"], [3, "accepted"]]
