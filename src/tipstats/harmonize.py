@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -21,6 +21,9 @@ import pandas as pd
 from tipstats import columns as C
 from tipstats.codelists import CodeLists
 from tipstats.report_frame import WARNING, concat_reports, problems
+
+# A column as (position of each cell's text, the texts): pandas.factorize's shape.
+Factor = tuple[np.ndarray, np.ndarray]
 
 # --- text -> integer counts ---------------------------------------------------------------------
 # Kinds of value cell; only COUNT, CENSORED and MISSING are loadable.
@@ -122,14 +125,24 @@ def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
 
 def clean_text(text: pd.Series) -> pd.Series:
     """Cells as stripped strings, empty string for a missing cell."""
+    return clean_text_factors(text)[0]
+
+
+def clean_text_factors(text: pd.Series) -> tuple[pd.Series, Factor]:
+    """``clean_text`` and its factor: for each cell, the position of its text in an array of
+    cleaned texts (a text may appear twice there when only spaces told them apart). Later
+    steps judge each text once through the factor instead of grouping a million cells again."""
     codes, uniques = pd.factorize(text, use_na_sentinel=True)
     stripped = [str(value).strip() for value in uniques]
     if text.dtype == "str" and not (codes < 0).any() and stripped == list(uniques):
-        return text  # already clean text (the usual column of a CSV file)
+        # already clean text (the usual column of a CSV file)
+        return text, (codes, np.array(stripped, dtype=object))
     # one slot more for the missing cells, which factorize codes as -1; the texts stay in
     # arrow memory, where comparing and grouping a million cells is cheap
-    cleaned = pd.array([*stripped, ""], dtype="str")
-    return pd.Series(cleaned.take(codes), index=text.index)
+    positions = np.where(codes < 0, len(stripped), codes)
+    values = np.array([*stripped, ""], dtype=object)
+    cleaned = pd.array(values, dtype="str")
+    return pd.Series(cleaned.take(positions), index=text.index), (positions, values)
 
 
 # --- labels -> codes ----------------------------------------------------------------------------
@@ -139,43 +152,54 @@ class CodedFrame:
 
     text: pd.DataFrame  # the template columns, cleaned text, plus source_row
     codes: pd.DataFrame  # country (ISO3), year, coded dimensions, value, value_kind
+    # per text column: each cell's position in an array of its texts (see clean_text_factors)
+    factors: dict[str, Factor] = field(default_factory=dict, repr=False)
 
 
 def template_text(frame: pd.DataFrame) -> pd.DataFrame:
     """The template columns as cleaned text (absent optional columns become empty)."""
-    out = {}
+    return _template_text(frame)[0]
+
+
+def _template_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Factor]]:
+    out, factors = {}, {}
     for column in C.TEMPLATE_COLUMNS:
         if column in frame.columns:
-            out[column] = clean_text(frame[column])
+            out[column], factors[column] = clean_text_factors(frame[column])
         else:
             out[column] = pd.Series("", index=frame.index, dtype=object)
+            factors[column] = (np.zeros(len(frame), dtype=np.intp), np.array([""], dtype=object))
     text = pd.DataFrame(out, index=frame.index)
     if C.SOURCE_ROW in frame.columns:
         text[C.SOURCE_ROW] = pd.to_numeric(frame[C.SOURCE_ROW], errors="coerce").astype("Int64")
     else:
         text[C.SOURCE_ROW] = pd.array(np.arange(2, len(frame) + 2), dtype="Int64")
-    return text
+    return text, factors
 
 
 def code_frame(frame: pd.DataFrame, codelists: CodeLists) -> CodedFrame:
     """Look up every cell once per distinct text (fast on 100,000-row files)."""
-    text = template_text(frame.reset_index(drop=True))
+    text, factors = _template_text(frame.reset_index(drop=True))
     codes = pd.DataFrame(index=text.index)
-    codes[C.COUNTRY] = _lookup(text[C.COUNTRY], codelists.country_iso3)
+    codes[C.COUNTRY] = _lookup(text[C.COUNTRY], codelists.country_iso3, factors[C.COUNTRY])
     codes[C.YEAR] = parse_years(text[C.YEAR], cleaned=True)
     for dimension in C.CODED_DIMENSIONS:
         codes[dimension] = _lookup(
-            text[dimension], lambda value, d=dimension: codelists.lookup(d, value)
+            text[dimension],
+            lambda value, d=dimension: codelists.lookup(d, value),
+            factors[dimension],
         )
     counts = classify_counts(text[C.VALUE], cleaned=True)
     codes[C.VALUE] = counts["value"]
     codes["value_kind"] = counts["kind"]
-    return CodedFrame(text=text, codes=codes)
+    return CodedFrame(text=text, codes=codes, factors=factors)
 
 
-def _lookup(text: pd.Series, resolve: Callable[[str], str | None]) -> pd.Series:
+def _lookup(
+    text: pd.Series, resolve: Callable[[str], str | None], factor: Factor | None = None
+) -> pd.Series:
     """The code of every cell, resolved once per distinct text and spread by position."""
-    positions, uniques = pd.factorize(text, use_na_sentinel=False)
+    positions, uniques = factor if factor is not None else pd.factorize(text, use_na_sentinel=False)
     found = [resolve(value) if value != "" else None for value in uniques]
     return pd.Series(pd.array(found, dtype="string").take(positions), index=text.index)
 

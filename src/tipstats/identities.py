@@ -184,8 +184,15 @@ def part_exceeds_total(
     return concat_reports(reports)
 
 
-def _all_over_pairs(frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    coded = _key_codes(frame)
+def _prepare(obs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarray, int]]]:
+    frame = _with_bounds(obs)
+    return frame, _key_codes(frame)
+
+
+def _all_over_pairs(
+    frame: pd.DataFrame, coded: dict[str, tuple[np.ndarray, int]] | None = None
+) -> dict[str, pd.DataFrame]:
+    coded = coded if coded is not None else _key_codes(frame)
     return {d: _over_pairs(frame, d, coded) for d in C.BREAKDOWN_DIMENSIONS}
 
 
@@ -210,6 +217,7 @@ def parts_sum_to_total(
     codelists: CodeLists,
     *,
     _over: dict[str, pd.DataFrame] | None = None,
+    _prepared: tuple[pd.DataFrame, dict[str, tuple[np.ndarray, int]]] | None = None,
 ) -> pd.DataFrame:
     """Sums of parts against their total; the row reported is the total's.
 
@@ -220,9 +228,8 @@ def parts_sum_to_total(
 
     A group with a single part above the total is left to ``part_exceeds_total``.
     """
-    frame = _with_bounds(obs)
-    coded = _key_codes(frame)
-    over_pairs = _over if _over is not None else _all_over_pairs(frame)
+    frame, coded = _prepared if _prepared is not None else _prepare(obs)
+    over_pairs = _over if _over is not None else _all_over_pairs(frame, coded)
     lo_all = frame["lo"].to_numpy(dtype=float, na_value=np.nan)
     hi_all = frame["hi"].to_numpy(dtype=float, na_value=np.nan)
     reports = []
@@ -317,9 +324,13 @@ def check_identities(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
     if obs.empty:
         return empty_report()
     obs = categorical_keys(obs)
-    over = _all_over_pairs(_with_bounds(obs))
+    prepared = _prepare(obs)
+    over = _all_over_pairs(*prepared)
     return concat_reports(
-        [part_exceeds_total(obs, _over=over), parts_sum_to_total(obs, codelists, _over=over)]
+        [
+            part_exceeds_total(obs, _over=over),
+            parts_sum_to_total(obs, codelists, _over=over, _prepared=prepared),
+        ]
     )
 
 

@@ -25,6 +25,7 @@ from tipstats.harmonize import (
     FIRST_YEAR,
     MISSING,
     CodedFrame,
+    Factor,
     code_frame,
     harmonize_coded,
 )
@@ -192,13 +193,16 @@ def run_schema_on_distinct(
     frame: pd.DataFrame,
     source_rows: pd.Series,
     hints: dict[tuple[str, str], str] | None = None,
+    factors: dict[str, Factor] | None = None,
 ) -> pd.DataFrame:
     """``run_schema`` for schemas whose checks judge each cell on its own: the schema sees each
     distinct text of a column once, and its failures are mapped back to every row holding that
     text. A 1,000,000-row file repeats a few thousand texts, so pandera checks thousands of
     cells instead of millions; the report is the same row for row.
 
-    Falls back to the whole frame when the schema has checks across rows or columns.
+    ``factors`` gives, for some columns, each cell's position in an array of its texts
+    (``harmonize.clean_text_factors``), so that they need not be grouped again. Falls back to
+    the whole frame when the schema has checks across rows or columns.
     """
     if not _cell_wise(schema) or frame.empty:
         return run_schema(schema, frame, source_rows, hints)
@@ -206,7 +210,10 @@ def run_schema_on_distinct(
     codes: dict[str, np.ndarray] = {}
     uniques: dict[str, np.ndarray] = {}
     for column in columns:
-        codes[column], found = pd.factorize(frame[column], use_na_sentinel=False)
+        if factors and column in factors:
+            codes[column], found = factors[column]
+        else:
+            codes[column], found = pd.factorize(frame[column], use_na_sentinel=False)
         uniques[column] = np.asarray(found, dtype=object)
     width = max(len(found) for found in uniques.values())
     # each column padded with its first text: repeated texts fail (or pass) like the first
@@ -336,7 +343,7 @@ def validate(
         if column not in coded.text.columns:
             text[column] = frame[column]
     hints = _closest_hints(coded, codelists)
-    schema_problems = run_schema_on_distinct(schema, text, source_rows, hints)
+    schema_problems = run_schema_on_distinct(schema, text, source_rows, hints, coded.factors)
 
     observations, harmonize_report = harmonize_coded(coded, layout, codelists)
     checks = [
@@ -489,16 +496,13 @@ def _duplicate_keys(coded: CodedFrame, layout: str) -> pd.DataFrame:
     """
     if layout == DATAUNODC:
         return empty_report()
-    key = list(C.OBSERVATION_KEY)
-    codes = coded.codes[key].copy()
-    codes[C.SOURCE] = codes[C.SOURCE].fillna("")  # a blank source is one source
-    complete = codes.notna().all(axis=1)
-    codes = codes[complete]
-    repeated = codes.duplicated(key, keep="first")
+    cells, complete = _cell_keys(coded)
+    keys = pd.Series(cells[complete], index=coded.codes.index[complete])
+    repeated = keys.duplicated(keep="first")
     if not repeated.any():
         return empty_report()
-    rows = coded.text.loc[codes.index, C.SOURCE_ROW]
-    first = rows.groupby([codes[c] for c in key], sort=False).transform("first")
+    rows = coded.text.loc[keys.index, C.SOURCE_ROW]
+    first = rows.groupby(keys.to_numpy(), sort=False).transform("first")
     repeat_rows = rows[repeated]
     messages = (
         "this row repeats the cell of row "
@@ -516,12 +520,48 @@ def _without_duplicated_keys(
     """In a template file a repeated cell is an error of its own; its sum proves nothing more."""
     if layout == DATAUNODC:
         return observations
-    key = list(C.OBSERVATION_KEY)
-    codes = coded.codes[key].copy()
-    codes[C.SOURCE] = codes[C.SOURCE].fillna("")
-    repeated = codes.notna().all(axis=1) & codes.duplicated(key, keep=False)
+    cells, complete = _cell_keys(coded)
+    repeated = complete & pd.Series(cells).duplicated(keep=False).to_numpy()
     rows = coded.text.loc[repeated, C.SOURCE_ROW]
     return observations[~observations[C.SOURCE_ROW].isin(rows)]
+
+
+def _cell_keys(coded: CodedFrame) -> tuple[np.ndarray, np.ndarray]:
+    """One integer per row, equal exactly when two rows have the same codes in every key column
+    (a blank source counts as one source), and whether the row's key is complete (every other
+    key column coded). Built from each column's distinct texts, not by grouping the cells."""
+    key = np.zeros(len(coded.codes), dtype=np.int64)
+    complete = np.ones(len(coded.codes), dtype=bool)
+    size = 1
+    for column in C.OBSERVATION_KEY:
+        ids, n = _code_ids(coded, column)
+        if column != C.SOURCE:
+            complete &= ids >= 0
+        if size * (n + 1) >= 2**62:  # renumber before the product could overflow
+            key, found = pd.factorize(key)
+            size = max(len(found), 1)
+        key = key * (n + 1) + (ids + 1)
+        size *= n + 1
+    return key, complete
+
+
+def _code_ids(coded: CodedFrame, column: str) -> tuple[np.ndarray, int]:
+    """Each row's code in ``column`` as an integer (-1 when not coded) and the number of codes."""
+    values = coded.codes[column]
+    factor = coded.factors.get(column)
+    if factor is None or column == C.YEAR:
+        ids, found = pd.factorize(values, use_na_sentinel=True)
+        return ids.astype(np.int64), len(found)
+    positions, texts = factor
+    # the code of each text: read off the first row that holds it
+    first_row = np.full(len(texts), -1, dtype=np.int64)
+    first_row[positions[::-1]] = np.arange(len(positions) - 1, -1, -1)
+    present = first_row >= 0
+    code_of_text = np.full(len(texts), None, dtype=object)
+    picked = values.iloc[first_row[present]]
+    code_of_text[present] = picked.to_numpy(dtype=object, na_value=None)
+    text_ids, found = pd.factorize(code_of_text, use_na_sentinel=True)
+    return text_ids.astype(np.int64)[positions], len(found)
 
 
 def _new_information(
