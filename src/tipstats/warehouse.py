@@ -404,24 +404,26 @@ def load_observations(
         raise TipstatsError(
             f"the harmonized submission holds the same cell twice ({twice}): nothing loaded"
         )
-    frame = observations.reindex(columns=list(C.OBSERVATION_COLUMNS)).copy()
-    frame["submission_id"] = submission_id
-    frame["valid_from"] = pd.Timestamp(received_at)
-    frame["valid_to"] = pd.NaT
-    frame = frame[list(OBSERVATION_TABLE_COLUMNS)]
+    frame = observations.reindex(columns=list(C.OBSERVATION_COLUMNS))
+    # the vintage columns are filled in SQL: cheaper than copying the frame to add them
+    computed = {"submission_id": "$submission_id", "valid_from": "$at", "valid_to": "null"}
     con.register("_incoming", frame)
     try:
         match = " and ".join(f"o.{c} = i.{c}" for c in key)
         closed = con.execute(
-            f"update observations o set valid_to = ? from _incoming i "
+            f"update observations o set valid_to = $at from _incoming i "
             f"where o.valid_to is null and {match} returning o.submission_id",
-            [received_at],
+            {"at": received_at},
         ).fetchall()
         columns = ", ".join(OBSERVATION_TABLE_COLUMNS)
         casts = ", ".join(
-            f"cast({c} as {_SQL_TYPES.get(c, 'varchar')})" for c in OBSERVATION_TABLE_COLUMNS
+            f"cast({computed.get(c, c)} as {_SQL_TYPES.get(c, 'varchar')})"
+            for c in OBSERVATION_TABLE_COLUMNS
         )
-        con.execute(f"insert into observations ({columns}) select {casts} from _incoming")
+        con.execute(
+            f"insert into observations ({columns}) select {casts} from _incoming",
+            {"submission_id": submission_id, "at": received_at},
+        )
     finally:
         con.unregister("_incoming")
     if closed:  # only a submission that just lost cells can have none left

@@ -1,0 +1,212 @@
+"""Loading benchmark: `submit` file by file vs `submit_many` vs the DuckDB floor.
+
+    python bench/bench_load.py [--countries 20] [--years 2005-2024] [--workers N] [--write]
+
+Generates N synthetic national files (`tipstats generate-sample`'s library call), then times,
+each in a fresh process (interpreter start and imports included):
+
+- floor: DuckDB alone reads the CSV files (all columns as text) and writes one Parquet file;
+- submit loop: `tipstats.warehouse.submit` per file, one process (what a loop or a flow does);
+- submit_many, 1 worker: one lock and connection, validation in the same process;
+- submit_many, N workers: validation in a process pool;
+- one more file into the warehouse so built, with `tipstats submit FILE` (CLI, start-up included)
+  and the marts rebuilt with `tipstats build`.
+
+Checks that the three loads give the same warehouse (submissions and observations, timestamps
+and paths aside). Prints a markdown section; ``--write`` also puts it into bench/results.md
+(replacing an earlier one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results.md"
+SECTION = "## Loading: `submit` per file vs `submit_many` (bench/bench_load.py)"
+PYTHON = sys.executable
+TIPSTATS = str(Path(sys.executable).parent / "tipstats")
+
+FLOOR = """
+import sys, duckdb
+source, target = sys.argv[1], sys.argv[2]
+query = f"SELECT * FROM read_csv('{source}/*.csv', header=true, all_varchar=true)"
+duckdb.sql(f"COPY ({query}) TO '{target}' (FORMAT parquet)")
+"""
+
+LOOP = """
+import sys
+from pathlib import Path
+from tipstats.home import resolve_home
+from tipstats.warehouse import submit
+home = resolve_home(sys.argv[2]).ensure()
+for path in sorted(Path(sys.argv[1]).glob("*.csv")):
+    submit(path, home)
+"""
+
+MANY = """
+import sys
+from pathlib import Path
+from tipstats.home import resolve_home
+from tipstats.warehouse import submit_many
+home = resolve_home(sys.argv[2]).ensure()
+submit_many([Path(sys.argv[1])], home, workers=int(sys.argv[3]))
+"""
+
+
+def run(argv: list[str]) -> tuple[float, float]:
+    """Wall seconds of a fresh process and the peak resident memory (MB) of it or any of its
+    descendants (``wait4``: the kernel folds reaped descendants into the child's figure)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(argv, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-2000:]
+            raise SystemExit(f"{argv[:3]} failed ({child.returncode}):\n{tail}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def python(script: str, *args: str) -> list[str]:
+    return [PYTHON, "-c", script, *args]
+
+
+def snapshot(home: Path) -> tuple[list, list]:
+    import duckdb
+
+    with duckdb.connect(str(home / "warehouse" / "tipstats.duckdb"), read_only=True) as con:
+        observations = con.execute(
+            "select * exclude (valid_from, valid_to), valid_to is null from observations "
+            "order by all"
+        ).fetchall()
+        submissions = con.execute(
+            "select * exclude (received_at, raw_path, report_path) from submissions order by all"
+        ).fetchall()
+    return observations, submissions
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return f"{cpu}; {os.cpu_count()} CPUs; load average before the run {load}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--countries", default="20")
+    parser.add_argument("--years", default="2005-2024")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--write", action="store_true", help="put the section in results.md")
+    args = parser.parse_args()
+
+    from tipstats.sample_files import generate_sample_files
+    from tipstats.synthetic import parse_years
+
+    chosen: int | list[str] = (
+        int(args.countries) if args.countries.isdigit() else args.countries.split(",")
+    )
+    years = parse_years(args.years)
+    where_before = machine()
+    work = Path(tempfile.mkdtemp(prefix="tipstats-bench-load-"))
+    try:
+        files = work / "files"
+        generated = generate_sample_files(files, chosen, years, args.seed)
+        n_files = len(generated.paths)
+        n_rows = generated.n_rows
+        print(f"{n_files} files, {n_rows} rows in {files}", file=sys.stderr)
+        # the next year of the first country: the one-submission workload
+        extra = work / "extra"
+        first = generated.countries[:1]
+        more = generate_sample_files(extra, first, [*years, years[-1] + 1], args.seed)
+        new_file = next(p for p in more.paths if p.name.endswith(f"_{years[-1] + 1}.csv"))
+
+        rows: list[tuple[str, float, float]] = []
+
+        def measure(label: str, argv: list[str]) -> float:
+            seconds, peak = run(argv)
+            rows.append((label, seconds, peak))
+            print(f"{label}: {seconds:.2f} s, {peak:.0f} MB", file=sys.stderr)
+            return seconds
+
+        floor = measure(
+            "floor: DuckDB CSV -> Parquet", python(FLOOR, str(files), str(work / "floor.parquet"))
+        )
+        homes = {name: work / name for name in ("loop", "many1", "manyN")}
+        loop = measure("`submit` per file (before)", python(LOOP, str(files), str(homes["loop"])))
+        many1 = measure(
+            "`submit_many`, 1 worker", python(MANY, str(files), str(homes["many1"]), "1")
+        )
+        manyn = measure(
+            f"`submit_many`, {args.workers} workers",
+            python(MANY, str(files), str(homes["manyN"]), str(args.workers)),
+        )
+        same = snapshot(homes["loop"]) == snapshot(homes["many1"]) == snapshot(homes["manyN"])
+        start = measure("`tipstats --help` (CLI start-up)", [TIPSTATS, "--help"])
+        one = measure(
+            "one more file: `tipstats submit FILE`",
+            [TIPSTATS, "submit", str(new_file), "--home", str(homes["manyN"])],
+        )
+        build = measure("then `tipstats build`", [TIPSTATS, "build", "--home", str(homes["manyN"])])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    lines = [
+        SECTION,
+        "",
+        f"Command: `python bench/bench_load.py --countries {args.countries} --years {args.years}"
+        f" --workers {args.workers}`",
+        "",
+        f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {n_files} synthetic files "
+        f"({n_rows:,} rows; {args.countries} countries x {args.years}); {where_before}. "
+        "One run each, a fresh process each (interpreter start and imports included).",
+        "",
+        "| measurement | wall s | per file ms | / floor | peak MB |",
+        "|---|---|---|---|---|",
+    ]
+    for label, seconds, peak in rows:
+        per_file = f"{1000 * seconds / n_files:.0f}" if "file:" not in label else ""
+        ratio = f"{seconds / floor:.1f}" if label.startswith(("`submit", "floor")) else ""
+        if "tipstats" in label:
+            per_file = ""
+        lines.append(f"| {label} | {seconds:.2f} | {per_file} | {ratio} | {peak:.0f} |")
+    lines += [
+        "",
+        f"- submit_many, 1 worker vs submit per file: {loop / many1:.2f}x faster; "
+        f"{args.workers} workers: {loop / manyn:.2f}x faster.",
+        f"- one more file: {one:.1f} s for `tipstats submit` ({start:.1f} s of it is the CLI "
+        f"start-up) + {build:.1f} s for `tipstats build` = {one + build:.1f} s (target < 10 s).",
+        f"- the three loads give the same submissions and observations: {same}.",
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if args.write:
+        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+        if SECTION in old:
+            head, rest = old.split(SECTION, 1)
+            tail = rest.split("\n## ", 1)
+            old = head.rstrip() + ("\n\n## " + tail[1] if len(tail) > 1 else "")
+        RESULTS.write_text(old.rstrip() + "\n\n" + text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
