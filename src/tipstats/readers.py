@@ -335,6 +335,8 @@ def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str]) -> boo
     first = text[: end if end >= 0 else len(text)].removesuffix("\r")
     if '"' in first or "\r" in first or "\x00" in text:
         return False
+    if "\r" in text and text.count("\r") != text.count("\r\n"):
+        return False  # a carriage return alone: a line break to `csv`, maybe not to pyarrow
     header = first.split(grid.delimiter)
     match = match_header(header, aliases)
     if match.layout is None or match.n_recognised < 2:

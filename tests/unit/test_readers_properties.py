@@ -82,7 +82,7 @@ quoted_cells = st.lists(
 ).map("".join)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=60)  # each example is read twice
 @given(
     rows=st.lists(st.lists(quoted_cells, min_size=11, max_size=11), max_size=8),
     delimiter=st.sampled_from([",", ";", "\t"]),
