@@ -626,7 +626,7 @@ def _worker_count(workers: int | None, n_files: int) -> int:
     wanted = workers if workers is not None else (os.cpu_count() or 1)
     if wanted < 1:
         raise UsageError(f"workers must be at least 1, not {wanted}")
-    return min(wanted, n_files // POOL_MIN_FILES_PER_WORKER) if wanted > 1 else 1
+    return max(1, min(wanted, n_files // POOL_MIN_FILES_PER_WORKER))
 
 
 def _submitted_file(path: Path | str) -> Path:

@@ -58,6 +58,31 @@ def test_submit_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     assert isinstance(result.exception, TipstatsError) and result.exception.exit_code == 2
 
 
+def test_submit_several_files_one_line_each_and_exit_1_if_any_rejected(
+    home: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(HEADER + "CAN,2023,VICTIMS_DETECTED,_T,_T,_T,_T,-3,A,POLICE,\n")
+    files = [csv_file(tmp_path, "b.csv", 60, year=2023), bad, tmp_path / "a.csv"]
+    result = runner.invoke(app, ["submit", *map(str, files), "--home", str(home), "--workers", "1"])
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("b.csv: accepted, submission 2, 2 cells loaded for CAN")
+    assert lines[1].startswith("bad.csv: rejected, submission 3 (1 errors")
+    assert lines[2] == "a.csv: already received as submission 1 (accepted); nothing changed"
+    assert lines[-1] == "3 files: 1 accepted, 1 rejected, 1 already received"
+
+
+def test_submit_a_folder_of_good_files_exits_0(tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    for year in (2020, 2021):
+        csv_file(folder, f"CAN_{year}.csv", 40, year=year)
+    result = runner.invoke(app, ["submit", str(folder), "--home", str(tmp_path / "h")])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "2 files: 2 accepted, 0 rejected, 0 already received"
+
+
 def test_query_formats(home: Path) -> None:
     sql = "select sex, value from current_observations order by sex"
     as_csv = runner.invoke(app, ["query", sql, "--format", "csv", "--home", str(home)])

@@ -141,3 +141,38 @@ def test_a_waiting_submit_says_who_it_waits_for(tmp_path: Path) -> None:
     os.kill(holder.pid, signal.SIGKILL)  # the lock dies with its holder
     holder.wait(10)
     assert waiter.wait(60) == 0, said.read_text()
+
+
+@pytest.mark.slow
+def test_kill_9_during_a_batch_keeps_the_files_before_and_a_rerun_completes(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    first = country_file(tmp_path, "CAN")
+    assert tipstats("submit", str(first), "--home", str(home)).wait(60) == 0
+    database = home / "warehouse" / "tipstats.duckdb"
+    before = counts(database)
+    batch = [first, country_file(tmp_path, "MEX"), country_file(tmp_path, "PER")]
+    flag = tmp_path / "inside-transaction"
+    victim = tipstats(
+        "submit", *map(str, batch), "--home", str(home), env={W.PAUSE_HOOK_ENV: str(flag)}
+    )
+    deadline = time.monotonic() + 60
+    while not flag.exists():  # CAN is a duplicate: the pause is inside MEX's transaction
+        assert victim.poll() is None, victim.stderr.read()
+        assert time.monotonic() < deadline, "the load never reached its transaction"
+        time.sleep(0.05)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    (home / "raw" / ".orphan.part").write_bytes(b"half")  # as if killed while copying
+    assert counts(database) == before
+
+    rerun = tipstats("submit", *map(str, batch), "--home", str(home))
+    assert rerun.wait(120) == 0, rerun.stderr.read()
+    assert rerun.stdout.read().splitlines()[-1] == (
+        "3 files: 2 accepted, 0 rejected, 1 already received"
+    )
+    with duckdb.connect(str(database), read_only=True) as con:
+        countries = con.execute("select distinct country from current_observations").fetchall()
+    assert sorted(c[0] for c in countries) == ["CAN", "MEX", "PER"]
+    assert not list((home / "raw").glob("*.part")) and not list((home / "raw").glob(".*.part"))
