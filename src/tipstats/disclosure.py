@@ -117,6 +117,7 @@ def margin_constraints(
     value: str = "value",
     assume_exact: bool = False,
     unknown_at_most: float = 0.0,
+    at_least: Sequence[str] = (),
 ) -> list[Constraint]:
     """The ``total = sum of parts`` constraints of a table whose margins are coded ``_T``.
 
@@ -127,6 +128,8 @@ def margin_constraints(
     assume); when a part is missing or not known, or the parts fall short of the total, it is
     ``total >= sum(parts)``. A part with no value counts as anything up to ``unknown_at_most``
     (``threshold - 1`` for cells censored at source, 0 to treat them as mere gaps).
+    Dimensions in ``at_least`` never add up by definition (e.g. a category left out of the
+    publication): their relations are always ``total >= sum(parts)``.
     """
     frame = table.reset_index(drop=True)
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
@@ -171,7 +174,7 @@ def margin_constraints(
                 unknown = int(np.isnan(part_values).sum())
                 room = unknown * unknown_at_most if unknown else 0.0
                 exact = complete and gap <= room + _EPS
-            constraints.append(Constraint(total, parts, bool(exact)))
+            constraints.append(Constraint(total, parts, bool(exact) and dim not in at_least))
     return constraints
 
 
@@ -542,6 +545,7 @@ def protect(
     exempt: pd.Series | np.ndarray | None = None,
     censored: pd.Series | np.ndarray | None = None,
     withheld: pd.Series | np.ndarray | None = None,
+    at_least: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Primary + secondary suppression of one table; adds ``flag``, ``published``, ``display``.
 
@@ -561,11 +565,19 @@ def protect(
         # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
         # round of the checker solves them together and widens each exposed block once.
         constraints = margin_constraints(
-            frame, dimensions, keys=keys, value=value, unknown_at_most=config.threshold - 1.0
+            frame,
+            dimensions,
+            keys=keys,
+            value=value,
+            unknown_at_most=config.threshold - 1.0,
+            at_least=at_least,
         )
         constraints = consistent_constraints(values, flags, constraints, config)
         try:
             flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
+            flags = _protect_against_reader(
+                frame, values, flags, dimensions, config, keys, ex, at_least
+            )
         except DisclosureError as problem:
             if problem.cell is None:
                 raise
@@ -575,24 +587,80 @@ def protect(
     return with_flags(frame, flags, config, value=value)
 
 
+def reader_constraints(
+    frame: pd.DataFrame,
+    shown: np.ndarray,
+    flags: np.ndarray,
+    dimensions: Sequence[str],
+    config: DisclosureConfig,
+    *,
+    keys: Sequence[str] = (),
+    at_least: Sequence[str] = (),
+) -> list[Constraint]:
+    """The relations a reader of the published table takes as given.
+
+    Every complete ``total = sum of parts`` is assumed exact (hidden totals are still totals),
+    except along ``at_least`` dimensions; blocks the published figures contradict are relaxed.
+    """
+    known = pd.Series(np.nan_to_num(shown, nan=0.0)).where(flags != NOT_AVAILABLE)
+    constraints = margin_constraints(
+        frame.assign(_v=known.to_numpy()),
+        dimensions,
+        keys=keys,
+        value="_v",
+        assume_exact=True,
+        unknown_at_most=config.threshold - 1.0,
+        at_least=at_least,
+    )
+    return consistent_constraints(
+        shown, flags, constraints, config, hidden=np.isin(flags, SUPPRESSED)
+    )
+
+
+def _protect_against_reader(frame, values, flags, dimensions, config, keys, exempt, at_least):
+    """Hide more while a reader who takes the published table as additive can pin a cell.
+
+    Protection reasons with the true values (a relation is exact only where they add up); a
+    reader sees only the published figures and assumes every complete relation exact. Where
+    the two differ (sums over censored cells, uneven sources) the reader's view decides too.
+    """
+    for _ in range(10):
+        shown = np.where(flags == OBSERVED, values, np.nan)
+        constraints = reader_constraints(
+            frame, shown, flags, dimensions, config, keys=keys, at_least=at_least
+        )
+        verdict = check_recovery(shown, flags, constraints, config, exact_intervals=False)
+        if not verdict["exposed"].any():
+            return flags
+        flags = secondary_suppression(values, flags, constraints, config, exempt=exempt)
+    return flags
+
+
 def consistent_constraints(
     values: np.ndarray,
     flags: np.ndarray,
     constraints: Sequence[Constraint],
     config: DisclosureConfig,
+    *,
+    hidden: np.ndarray | None = None,
 ) -> list[Constraint]:
     """Relax relations that the source data, with its censored cells, cannot all satisfy.
 
     Each relation is checked on its own when it is made; a censored cell in two relations can
     still be asked for two different values (real submissions are not always consistent across
     dimensions). Such a block keeps only ``total >= known parts``; a reader of it cannot lean on
-    the equalities either, since they contradict each other.
+    the equalities either, since they contradict each other. ``hidden`` (a reader's view of a
+    published table) makes every hidden cell an unknown within what its flag tells.
     """
-    unknown = np.isnan(values) & (flags == SUPPRESSED_PRIMARY)
+    unknown = (
+        np.isnan(values) & (flags == SUPPRESSED_PRIMARY)
+        if hidden is None
+        else np.asarray(hidden, dtype=bool)
+    )
     if not unknown.any():
         return list(constraints)
     shown = np.where(unknown, np.nan, values)
-    check_flags = np.where(unknown, SUPPRESSED_PRIMARY, OBSERVED).astype(object)
+    check_flags = np.where(unknown, flags, OBSERVED).astype(object)
     check_flags[np.isnan(values) & ~unknown] = NOT_AVAILABLE
     cells = [int(c) for c in np.flatnonzero(unknown)]
     out = list(constraints)
@@ -603,8 +671,8 @@ def consistent_constraints(
     for block in _components(cells, [c for c in out if any(unknown[m] for m in c.members)]):
         numbers = sorted({n for cell in block for n in by_cell.get(cell, ())})
         own = [out[n] for n in numbers]
-        if len(own) < 2 or not any(c.exact for c in own):
-            continue  # one relation alone was checked when it was made
+        if (len(own) < 2 and hidden is None) or not any(c.exact for c in own):
+            continue  # one relation alone was checked when it was made (not a reader's)
         system = _System.build(block, shown, check_flags, own, config)
         if system._solve(np.zeros(len(block)), system.bounds).status == 0:
             continue
@@ -642,6 +710,7 @@ def audit(
     value: str = "value",
     assume_exact: bool = False,
     exact_intervals: bool = False,
+    at_least: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Run the recovery checker on a protected table (``flag`` + ``published`` columns).
 
@@ -653,10 +722,16 @@ def audit(
     source = value if value in frame.columns else PUBLISHED
     if source == PUBLISHED:
         assume_exact = True
-    known = pd.to_numeric(frame[source], errors="coerce").astype(float)
+    published = pd.to_numeric(frame[PUBLISHED], errors="coerce").astype(float).to_numpy()
+    flags = frame[FLAG].to_numpy(dtype=object)
     if assume_exact:
-        # A reader's view: hidden totals are still totals (their value plays no part).
-        known = known.fillna(0.0).where(frame[FLAG] != NOT_AVAILABLE)
+        constraints = reader_constraints(
+            frame, published, flags, dimensions, config, keys=keys, at_least=at_least
+        )
+        return check_recovery(
+            published, flags, constraints, config, exact_intervals=exact_intervals
+        )
+    known = pd.to_numeric(frame[source], errors="coerce").astype(float)
     constraints = margin_constraints(
         frame.assign(_v=known),
         dimensions,
@@ -664,9 +739,7 @@ def audit(
         value="_v",
         assume_exact=assume_exact,
         unknown_at_most=config.threshold - 1.0,
+        at_least=at_least,
     )
-    published = pd.to_numeric(frame[PUBLISHED], errors="coerce").astype(float).to_numpy()
-    flags = frame[FLAG].to_numpy(dtype=object)
-    if not assume_exact:
-        constraints = consistent_constraints(known.to_numpy(), flags, constraints, config)
+    constraints = consistent_constraints(known.to_numpy(), flags, constraints, config)
     return check_recovery(published, flags, constraints, config, exact_intervals=exact_intervals)

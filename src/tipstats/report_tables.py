@@ -69,7 +69,23 @@ ALIASES = {
 
 
 # Columns computed from a count: published only where the count is.
-DERIVED = ("share", "rate_per_100k", "value_low", "value_high", "index", "pct_change")
+DERIVED = (
+    "share",
+    "share_low",
+    "share_high",
+    "rate_per_100k",
+    "value_low",
+    "value_high",
+    "persons_high",
+    "victims_high",
+    "censored_cells",
+    "index",
+    "pct_change",
+)
+# Computed from the base of a share: published only where the base is.
+BASE_DERIVED = ("base_persons_high",)
+# Counts of their own that no table protects (e.g. UNKNOWN form beside a share's base): left out.
+UNPUBLISHED = ("unknown_persons",)
 # Identifying columns first, in this order, then the rest as the mart has them.
 LEADING = (
     SCHEME,
@@ -80,6 +96,7 @@ LEADING = (
     INDICATOR,
     "rollup",
     "base_year",
+    "end_year",
     YEAR,
     SEX,
     AGE,
@@ -104,6 +121,7 @@ class PublishedTable:
     kind: str = "counts"  # "counts": margins coded _T; "shares": parts of a base
     dimensions: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
+    at_least: tuple[str, ...] = ()  # dimensions whose parts do not add up to their total
 
     @property
     def n_exposed(self) -> int:
@@ -182,6 +200,7 @@ def protect_counts(
     config: DisclosureConfig,
     exempt_by: str | None,
     derived: Sequence[str] = (),
+    at_least: Sequence[str] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Protect a count table with ``_T`` margins; returns (published frame, audit)."""
     dims = _present(mart, dimensions)
@@ -197,8 +216,9 @@ def protect_counts(
         exempt=exempt,
         censored=censored,
         withheld=_withheld(exempt),
+        at_least=at_least,
     )
-    result = audit(protected, dims, config, keys=keys)
+    result = audit(protected, dims, config, keys=keys, at_least=at_least)
     published = _finish(_blank_where_hidden(protected, derived))
     return published, result
 
@@ -270,6 +290,9 @@ def protect_shares(
     ).merge(base_view, on=keys, how="left")
     merged = merged.rename(columns={PUBLISHED: "value"}).drop(columns=[CATEGORY])
     merged = _blank_where_hidden(merged, DERIVED)
+    base_hidden = merged[BASE_FLAG].isin(SUPPRESSED)
+    for column in _present(merged, BASE_DERIVED):
+        merged[column] = merged[column].astype("Float64").mask(base_hidden)
     return _sorted(merged, [*keys, *categories]), result
 
 
@@ -291,6 +314,12 @@ def regional_totals(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTa
     # cross is the shares table. Crossed cells of a few countries would only be withheld, and
     # protecting the full cube costs minutes instead of seconds.
     frame = one_way(frame, [SEX, AGE, EXPLOITATION])
+    if {"value_low", "value_high"} <= set(frame.columns):
+        # A sum over censored (<5) cells is known only within its bounds: publishing the sum of
+        # the known cells as the value would be an invented number, and a reader taking it for
+        # exact could solve the table for a hidden neighbour. The bounds are published instead.
+        censored = frame["value_low"].ne(frame["value_high"]) & frame["value_high"].notna()
+        frame = frame.assign(value=frame["value"].mask(censored))
     published, result = protect_counts(
         frame,
         dimensions=[SEX, AGE, EXPLOITATION],
@@ -429,7 +458,7 @@ def trends(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
     published, result = protect_counts(
         frame,
         dimensions=[],
-        keys=[SCHEME, REGION, INDICATOR, "base_year", YEAR],
+        keys=[SCHEME, REGION, INDICATOR, "base_year", "end_year", YEAR],
         config=config,
         exempt_by="panel_size",
         derived=DERIVED,
@@ -445,7 +474,7 @@ def trends(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTable:
         frame=published,
         count_columns=("value",),
         audit=result,
-        keys=(SCHEME, REGION, INDICATOR, "base_year", YEAR),
+        keys=(SCHEME, REGION, INDICATOR, "base_year", "end_year", YEAR),
     )
 
 
@@ -454,6 +483,9 @@ def country_table(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTabl
     # Series split the total by form: when the form is a column, the forms add up to the
     # total across series, so protect each country-year as one table.
     keys = [COUNTRY, YEAR] if EXPLOITATION in frame.columns else [SERIES, COUNTRY, YEAR]
+    # The SDG series leave out the victims of unknown form: the forms need not add up to the
+    # total, and a reader who knows the series definitions knows it.
+    at_least = (EXPLOITATION,) if EXPLOITATION in frame.columns else ()
     published, result = protect_counts(
         frame,
         dimensions=[SEX, AGE, EXPLOITATION],
@@ -461,6 +493,7 @@ def country_table(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTabl
         config=config,
         exempt_by=None,
         derived=DERIVED,
+        at_least=at_least,
     )
     published = _sorted(published, [SERIES, COUNTRY, YEAR, SEX, AGE, EXPLOITATION])
     return PublishedTable(
@@ -477,6 +510,7 @@ def country_table(mart: pd.DataFrame, config: DisclosureConfig) -> PublishedTabl
         audit=result,
         dimensions=(SEX, AGE, EXPLOITATION),
         keys=tuple(keys),
+        at_least=at_least,
     )
 
 
@@ -518,7 +552,10 @@ def build_report_tables(
         raise ExportError(
             f"the warehouse has none of the marts {', '.join(BUILDERS)}: run `tipstats build` first"
         )
-    tables = [BUILDERS[name](mart, config) for name, mart in present.items()]
+    tables = [
+        BUILDERS[name](mart.drop(columns=_present(mart, UNPUBLISHED)), config)
+        for name, mart in present.items()
+    ]
     for table in tables:
         leading = _present(table.frame, LEADING)
         rest = [c for c in table.frame.columns if c not in leading]
@@ -536,7 +573,13 @@ def audit_published(table: PublishedTable, config: DisclosureConfig) -> pd.DataF
     keys = _present(frame, table.keys)
     dims = _present(frame, table.dimensions)
     if table.kind == "counts":
-        return audit(frame.rename(columns={"value": PUBLISHED}), dims, config, keys=keys)
+        return audit(
+            frame.rename(columns={"value": PUBLISHED}),
+            dims,
+            config,
+            keys=keys,
+            at_least=table.at_least,
+        )
     label = frame[dims].astype(str).agg("|".join, axis=1)
     parts = frame[keys].assign(**{CATEGORY: label, PUBLISHED: frame["value"], FLAG: frame[FLAG]})
     first = frame.drop_duplicates(keys)
