@@ -33,7 +33,20 @@ __all__ = ["FIRST_YEAR", "TemplateColumns", "TemplateText", "template_schema"]
 
 
 def _not_kind(values: pd.Series, kind: str) -> pd.Series:
-    return classify_counts(values)["kind"] != kind
+    return _kinds(values) != kind
+
+
+_last_kinds: list[pd.Series] = []
+
+
+def _kinds(values: pd.Series) -> pd.Series:
+    """The kind of each value cell; the five value checks see the same column one after the
+    other, so the last column's kinds are kept for the next check."""
+    if _last_kinds and _last_kinds[0].equals(values) and _last_kinds[0].index.equals(values.index):
+        return _last_kinds[1]
+    kinds = classify_counts(values)["kind"]
+    _last_kinds[:] = [values.copy(), kinds]
+    return kinds
 
 
 class TemplateColumns(pa.DataFrameModel):

@@ -353,7 +353,7 @@ def _merge_duplicates(obs: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFra
     is kept. Both are warnings naming every row.
     """
     key = list(C.OBSERVATION_KEY)
-    duplicated = obs.duplicated(key, keep=False)
+    duplicated = duplicated_keys(obs, key)
     if not duplicated.any():
         return obs, None
     candidates = obs[duplicated]
@@ -368,6 +368,23 @@ def _merge_duplicates(obs: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFra
     kept, repeat_report = _keep_first(candidates[~is_part])
     merged = pd.concat([obs[~duplicated], summed, kept])
     return merged, concat_reports([summed_report, repeat_report])
+
+
+def duplicated_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """``frame.duplicated(columns, keep=False)`` (nulls equal to nulls), on one integer per row:
+    each column is coded once and the codes are combined, which is several times faster on a
+    million rows than grouping the columns together."""
+    key = np.zeros(len(frame), dtype=np.int64)
+    size = 1
+    for column in columns:
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        n = max(len(uniques), 1)
+        if size * n >= 2**62:  # renumber before the product could overflow
+            key, found = pd.factorize(key)
+            size = max(len(found), 1)
+        key = key * n + codes
+        size *= n
+    return pd.Series(key, index=frame.index).duplicated(keep=False)
 
 
 def _keep_first(repeats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

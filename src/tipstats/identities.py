@@ -51,7 +51,13 @@ def _key_codes(frame: pd.DataFrame) -> dict[str, tuple[np.ndarray, int]]:
     number of distinct codes."""
     coded = {}
     for column in KEY:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        values = frame[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # the codes are there already
+            codes = values.cat.codes.to_numpy(dtype=np.int64)
+            n = len(values.cat.categories)
+            coded[column] = (np.where(codes < 0, n, codes), n + 1)
+            continue
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
         coded[column] = (codes.astype(np.int64), max(len(uniques), 1))
     return coded
 

@@ -197,3 +197,23 @@ def test_harmonize_is_fast_on_distinct_values(codelists):
     obs, _ = harmonize(big, "template", codelists)
     assert time.perf_counter() - started < 5
     assert len(obs) == 40
+
+
+def test_duplicated_keys_is_pandas_duplicated():
+    import numpy as np
+
+    from tipstats.harmonize import duplicated_keys
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "a": pd.array(rng.choice(["x", "y", None], 40), dtype="string"),
+            "b": pd.Series(rng.integers(0, 4, 40), dtype="Int64").where(
+                rng.random(40) > 0.1, pd.NA
+            ),
+            "c": rng.choice(["p", "q"], 40),
+        }
+    )
+    expected = frame.duplicated(["a", "b", "c"], keep=False)
+    pd.testing.assert_series_equal(duplicated_keys(frame, ["a", "b", "c"]), expected)
+    assert 0 < expected.sum() < 40
