@@ -291,7 +291,9 @@ def _components(hidden: Sequence[int], constraints: Sequence[Constraint]) -> lis
 # Caps the unbounded cells while looking for feasible points: a capped point is still feasible.
 _CAP = 1e7
 # Random directions (and their opposites) tried before any cell gets its own two LPs.
-_DIRECTIONS = 3
+_DIRECTIONS = 16
+_FEW_DIRECTIONS = 3
+_MANY_CELLS = 200
 
 
 class _Rows:
@@ -389,7 +391,9 @@ class _System:
         """Vertices for the objectives +-sum and +- a few fixed pseudo-random directions."""
         n = len(self.bounds)
         capped = [(lo, _CAP if hi is None else hi) for lo, hi in self.bounds]
-        directions = np.random.default_rng(n).uniform(-1.0, 1.0, size=(_DIRECTIONS, n))
+        # Big systems: more directions spare many per-cell LPs; small ones: few are cheaper.
+        count = _DIRECTIONS if n >= _MANY_CELLS else _FEW_DIRECTIONS
+        directions = np.random.default_rng(n).uniform(-1.0, 1.0, size=(count, n))
         objectives = [np.ones(n), -np.ones(n), *directions, *(-directions)]
         points = []
         for objective in objectives:
@@ -629,11 +633,12 @@ def _protect_against_reader(frame, values, flags, dimensions, config, keys, exem
         constraints = reader_constraints(
             frame, shown, flags, dimensions, config, keys=keys, at_least=at_least
         )
-        verdict = check_recovery(shown, flags, constraints, config, exact_intervals=False)
-        if not verdict["exposed"].any():
+        # Hiding more changes what the reader sees, hence the relations they can rely on.
+        more = secondary_suppression(values, flags, constraints, config, exempt=exempt)
+        if (more == flags).all():
             return flags
-        flags = secondary_suppression(values, flags, constraints, config, exempt=exempt)
-    return flags
+        flags = more
+    raise DisclosureError("protection against the reader's view did not converge")
 
 
 def consistent_constraints(

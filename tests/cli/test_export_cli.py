@@ -49,3 +49,19 @@ def test_export_writes_a_run_folder(tmp_path: Path) -> None:
     (folder,) = out.iterdir()
     assert (folder / "global_report_tables.xlsx").exists()
     assert '"threshold": 10' in (folder / "manifest.json").read_text()
+
+
+def test_export_names_a_mart_not_built_yet(tmp_path: Path) -> None:
+    database = tmp_path / "warehouse" / "tipstats.duckdb"
+    database.parent.mkdir(parents=True)
+    con = duckdb.connect(str(database))
+    for name, frame in _marts().items():
+        if name == "agg_trends":
+            continue
+        con.register("frame", frame)
+        con.execute(f"create table {name} as select * from frame")
+        con.unregister("frame")
+    con.close()
+    result = runner.invoke(app, ["export", "--home", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 0, result.output
+    assert "note:" in result.output and "agg_trends" in result.output

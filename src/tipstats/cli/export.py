@@ -41,6 +41,8 @@ def export(
             str(summary["exposed_cells"]),
         )
     console.print(table)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {note}")
     console.print(
         f"[bold green]exported[/] run {result.run_id}: {len(result.files)} files in {result.folder}"
     )
