@@ -62,9 +62,10 @@ submit_many([Path(sys.argv[1])], home, workers=int(sys.argv[3]))
 """
 
 
-def run(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds of a fresh process and the peak resident memory (MB) of it or any of its
-    descendants (``wait4``: the kernel folds reaped descendants into the child's figure)."""
+def run(argv: list[str]) -> tuple[float, float, float]:
+    """Wall seconds of a fresh process, its CPU seconds (user + system) and the peak resident
+    memory (MB) of it or any of its descendants (``wait4``: the kernel folds reaped descendants
+    into the child's figures)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         child = subprocess.Popen(argv, stdout=out, stderr=err)
@@ -75,7 +76,7 @@ def run(argv: list[str]) -> tuple[float, float]:
             err.seek(0)
             tail = err.read().decode(errors="replace")[-2000:]
             raise SystemExit(f"{argv[:3]} failed ({child.returncode}):\n{tail}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def python(script: str, *args: str) -> list[str]:
@@ -139,12 +140,12 @@ def main() -> None:
         more = generate_sample_files(extra, first, [*years, years[-1] + 1], args.seed)
         new_file = next(p for p in more.paths if p.name.endswith(f"_{years[-1] + 1}.csv"))
 
-        rows: list[tuple[str, float, float]] = []
+        rows: list[tuple[str, float, float, float]] = []
 
         def measure(label: str, argv: list[str]) -> float:
-            seconds, peak = run(argv)
-            rows.append((label, seconds, peak))
-            print(f"{label}: {seconds:.2f} s, {peak:.0f} MB", file=sys.stderr)
+            seconds, cpu, peak = run(argv)
+            rows.append((label, seconds, cpu, peak))
+            print(f"{label}: {seconds:.2f} s, {cpu:.2f} s CPU, {peak:.0f} MB", file=sys.stderr)
             return seconds
 
         floor = measure(
@@ -177,17 +178,19 @@ def main() -> None:
         "",
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: {n_files} synthetic files "
         f"({n_rows:,} rows; {args.countries} countries x {args.years}); {where_before}. "
-        "One run each, a fresh process each (interpreter start and imports included).",
+        "One run each, a fresh process each (interpreter start and imports included); "
+        "CPU s is user + system time of the process and its workers (a shared machine "
+        "slows wall time more than CPU time).",
         "",
-        "| measurement | wall s | per file ms | / floor | peak MB |",
-        "|---|---|---|---|---|",
+        "| measurement | wall s | per file ms | / floor | CPU s | peak MB |",
+        "|---|---|---|---|---|---|",
     ]
-    for label, seconds, peak in rows:
+    for label, seconds, cpu, peak in rows:
         per_file = f"{1000 * seconds / n_files:.0f}" if "file:" not in label else ""
         ratio = f"{seconds / floor:.1f}" if label.startswith(("`submit", "floor")) else ""
         if "tipstats" in label:
             per_file = ""
-        lines.append(f"| {label} | {seconds:.2f} | {per_file} | {ratio} | {peak:.0f} |")
+        lines.append(f"| {label} | {seconds:.2f} | {per_file} | {ratio} | {cpu:.1f} | {peak:.0f} |")
     lines += [
         "",
         f"- submit_many, 1 worker vs submit per file: {loop / many1:.2f}x faster; "
