@@ -240,6 +240,21 @@ def check_recovery(
         for point in system.feasible_points():
             low[hidden] = np.minimum(low[hidden], point)
             high[hidden] = np.maximum(high[hidden], point)
+        # Cells still too narrow are pushed up and down together, a few times, before any
+        # gets its own two LPs: most are merely not moved by the directions tried so far.
+        needed = _min_width_of(hidden, flag_arr, config)
+        weights_of = np.random.default_rng(len(hidden))
+        for _ in range(_BATCH_TRIES):
+            close = (high[hidden] - low[hidden]) < needed
+            if not close.any():
+                break
+            weights = weights_of.uniform(0.5, 1.5, size=len(hidden)) * close
+            before = int(close.sum())
+            for point in system.points([weights, -weights]):
+                low[hidden] = np.minimum(low[hidden], point)
+                high[hidden] = np.maximum(high[hidden], point)
+            if int(((high[hidden] - low[hidden]) < needed).sum()) == before:
+                break  # the rest are (nearly) pinned: their own LPs will tell
     rows: list[dict[str, object]] = []
     by_cell: dict[int, list[int]] = {}
     for number, constraint in enumerate(touching):
@@ -291,9 +306,9 @@ def _components(hidden: Sequence[int], constraints: Sequence[Constraint]) -> lis
 # Caps the unbounded cells while looking for feasible points: a capped point is still feasible.
 _CAP = 1e7
 # Random directions (and their opposites) tried before any cell gets its own two LPs.
-_DIRECTIONS = 16
-_FEW_DIRECTIONS = 3
-_MANY_CELLS = 200
+_DIRECTIONS = 2
+# Rounds of pushing the still-narrow cells together before each gets its own LPs.
+_BATCH_TRIES = 6
 
 
 class _Rows:
@@ -387,13 +402,21 @@ class _System:
             )
         return float(result.fun)
 
+    def points(self, objectives: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Feasible vertices for the given objectives (unbounded cells capped)."""
+        capped = [(lo, _CAP if hi is None else hi) for lo, hi in self.bounds]
+        found = []
+        for objective in objectives:
+            result = self._solve(objective, capped)
+            if result.status == 0:
+                found.append(result.x)
+        return found
+
     def feasible_points(self) -> list[np.ndarray]:
         """Vertices for the objectives +-sum and +- a few fixed pseudo-random directions."""
         n = len(self.bounds)
         capped = [(lo, _CAP if hi is None else hi) for lo, hi in self.bounds]
-        # Big systems: more directions spare many per-cell LPs; small ones: few are cheaper.
-        count = _DIRECTIONS if n >= _MANY_CELLS else _FEW_DIRECTIONS
-        directions = np.random.default_rng(n).uniform(-1.0, 1.0, size=(count, n))
+        directions = np.random.default_rng(n).uniform(-1.0, 1.0, size=(_DIRECTIONS, n))
         objectives = [np.ones(n), -np.ones(n), *directions, *(-directions)]
         points = []
         for objective in objectives:
