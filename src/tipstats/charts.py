@@ -74,6 +74,11 @@ def victims_by_region(totals: pd.DataFrame, scheme: str = DEFAULT_SCHEME) -> Fig
             label=str(label),
         )
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(frame):
+        # The years of the table, not of the points left: hidden values must not move the axis.
+        axes.set_xlim(int(frame[YEAR].min()) - 0.5, int(frame[YEAR].max()) + 0.5)
+    if not pd.to_numeric(frame["value"], errors="coerce").notna().any():
+        _nothing_published(axes)
     axes.set_title(f"Detected victims of trafficking by region ({scheme} regions)")
     axes.set_xlabel("Year")
     axes.set_ylabel("Detected victims (persons)")
@@ -82,12 +87,25 @@ def victims_by_region(totals: pd.DataFrame, scheme: str = DEFAULT_SCHEME) -> Fig
     n = frame["n_countries"] if "n_countries" in frame.columns else None
     coverage = (
         f"Coverage: {int(n.min())} to {int(n.max())} reporting countries per region and year; "
-        "totals are sums over reporting countries, no imputation."
+        "totals are sums over reporting countries, no imputation; a total of fewer than 3 "
+        "countries is hidden (a gap)."
         if n is not None and len(n)
         else "Totals are sums over reporting countries, no imputation."
     )
     _caption(figure, coverage)
     return figure
+
+
+def _nothing_published(axes) -> None:
+    axes.text(
+        0.5,
+        0.5,
+        "Every value is hidden: no region pools enough countries",
+        transform=axes.transAxes,
+        ha="center",
+        va="center",
+        color="#666666",
+    )
 
 
 def _stacked_shares(
@@ -114,13 +132,15 @@ def _stacked_shares(
         axes.barh(table.index.astype(str), widths, left=left, label=str(column))
         left = left + widths
     axes.set_xlim(0, 1)
+    if not table.notna().any().any():
+        _nothing_published(axes)
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"Share of detected victims with known {what}")
     axes.set_title(f"{title}, {year} ({scheme} regions)")
     axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     coverage = (
         f"Shares are pooled counts over the countries reporting {what} (number in brackets); "
-        "a share hidden to protect a small count is left blank."
+        "a share hidden (small count, or fewer than 3 countries pooled) is left blank."
     )
     _caption(figure, coverage)
     return figure
