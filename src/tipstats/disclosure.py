@@ -518,21 +518,21 @@ def _widen(
     candidates,
     constraints: Sequence[Constraint],
 ) -> bool:
-    """Hide one more cell near an exposed cell, once per linked block of hidden cells.
+    """Hide one more cell near each exposed cell not next to one widened this round.
 
     False when no exposed cell has anything left to hide around it.
     """
-    hidden = [int(c) for c in np.flatnonzero(np.isin(out, SUPPRESSED))]
-    block_of = {}
-    for number, block in enumerate(_components(hidden, constraints)):
-        block_of.update(dict.fromkeys(block, number))
-    done: set[int | None] = set()
+    done: set[int] = set()
+    # One more hidden cell per exposed cell, except next to a cell widened this round: hiding
+    # one often frees its neighbours too, and hiding for each of them would over-suppress.
+    widened = False
     for cell in exposed:
-        if block_of.get(cell) in done:
+        if cell in done:
             continue
         if _widen_one(cell, out, by_cell, candidates):
-            done.add(block_of.get(cell))
-    return bool(done)
+            done.update(m for c in by_cell.get(cell, []) for m in c.members)
+            widened = True
+    return widened
 
 
 def _widen_one(cell: int, out: np.ndarray, by_cell, candidates) -> bool:
@@ -590,7 +590,7 @@ def protect(
         flags[np.asarray(withheld, dtype=bool) & (flags == OBSERVED)] = SUPPRESSED_SECONDARY
     if np.isin(flags, SUPPRESSED).any():
         # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
-        # round of the checker solves them together and widens each exposed block once.
+        # round of the checker solves them together and widens around the exposed cells.
         constraints = margin_constraints(
             frame,
             dimensions,
