@@ -296,3 +296,28 @@ def test_fast_and_exact_checker_agree(shape, publish_zero) -> None:
     assert (fast["low"] >= exact["low"] - 1e-6).all() and (
         fast["high"] <= exact["high"] + 1e-6
     ).all()
+
+
+def test_protection_holds_against_a_reader_who_assumes_the_table_adds_up() -> None:
+    # True values do not add up (3 + 17 < 21: a victim of unknown age was left out), so
+    # protection sees no equality; a reader of the published table assumes one and would solve
+    # 21 - 17 = 4 for the hidden cell if it stood alone. (The end-to-end test on the built marts
+    # exercises the reader's pass on real patterns: tests/sql/test_exports_on_marts.py.)
+    from tipstats.report_tables import PublishedTable, audit_published
+
+    table = pd.DataFrame({"age": [T, "Y0T17", "Y_GE18"], "value": [21, 3, 17]})
+    assert [c.exact for c in margin_constraints(table, ["age"])] == [False]
+    out = protect(table, ["age"])
+    assert out["flag"].tolist()[1] == SUPPRESSED_PRIMARY
+    assert (out["flag"] != OBSERVED).sum() >= 2
+    published = out.assign(value=out["published"]).drop(columns=["published", "display"])
+    view = PublishedTable(
+        "t", "", "", "", published, ("value",), pd.DataFrame(), kind="counts", dimensions=("age",)
+    )
+    assert not audit_published(view, DisclosureConfig())["exposed"].any()
+
+
+def test_at_least_dimension_never_gives_an_equality() -> None:
+    table = pd.DataFrame({"form": [T, "SEXUAL", "OTHER"], "value": [30, 20, 10]})
+    assert [c.exact for c in margin_constraints(table, ["form"])] == [True]
+    assert [c.exact for c in margin_constraints(table, ["form"], at_least=["form"])] == [False]

@@ -408,3 +408,59 @@ def test_censored_aggregate_keeps_its_bounds() -> None:
     row = regional_totals(mart, DisclosureConfig()).frame.iloc[0]
     assert row["flag"] == "not_available"
     assert (row["value_low"], row["value_high"]) == (120, 136)
+
+
+def test_share_groups_of_the_mart_get_their_sex_and_age_codes() -> None:
+    from tipstats.report_tables import ExportError, shares_sex_age
+
+    mart = pd.DataFrame(
+        {
+            "scheme": "WORLD",
+            "region": "WORLD",
+            "year": 2023,
+            "indicator": "VICTIMS_DETECTED",
+            "share_group": ["women", "girls", "men", "boys"],
+            "persons": [40.0, 20.0, 30.0, 10.0],
+            "base_persons": 100.0,
+            "base_countries": 4,
+            "share": [0.4, 0.2, 0.3, 0.1],
+        }
+    )
+    frame = shares_sex_age(mart, DisclosureConfig()).frame
+    women = frame[frame["share_group"] == "women"].iloc[0]
+    assert (women["sex"], women["age"], women["value"]) == ("F", "Y_GE18", 40)
+    assert set(zip(frame["sex"], frame["age"], strict=True)) == {
+        ("F", "Y_GE18"),
+        ("F", "Y0T17"),
+        ("M", "Y_GE18"),
+        ("M", "Y0T17"),
+    }
+    with pytest.raises(ExportError, match="elderly"):
+        shares_sex_age(mart.assign(share_group="elderly"), DisclosureConfig())
+
+
+def test_censored_regional_sum_is_published_as_bounds_and_protects_its_neighbour() -> None:
+    # From a real build: F sums over a censored cell (208 known, up to 212). Published as 208,
+    # a reader taking 439 = F + M + UNKNOWN as exact would pin UNKNOWN (truly 0) to 4.
+    from tipstats.report_tables import regional_totals
+
+    mart = pd.DataFrame(
+        {
+            "scheme": "WORLD",
+            "region": "WORLD",
+            "year": 2022,
+            "indicator": "PERSONS_PROSECUTED",
+            "sex": ["F", "M", "UNKNOWN", T],
+            "age": T,
+            "exploitation": T,
+            "value": [208.0, 227.0, 0.0, 439.0],
+            "value_low": [208.0, 227.0, 0.0, 439.0],
+            "value_high": [212.0, 227.0, 0.0, 439.0],
+            "n_countries": [6, 6, 2, 6],
+        }
+    )
+    table = regional_totals(mart, DisclosureConfig())
+    female = table.frame[table.frame["sex"] == "F"].iloc[0]
+    assert female["flag"] == "not_available" and pd.isna(female["value"])
+    assert (female["value_low"], female["value_high"]) == (208, 212)
+    assert not audit_published(table, DisclosureConfig())["exposed"].any()
