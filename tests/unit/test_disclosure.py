@@ -321,3 +321,38 @@ def test_at_least_dimension_never_gives_an_equality() -> None:
     table = pd.DataFrame({"form": [T, "SEXUAL", "OTHER"], "value": [30, 20, 10]})
     assert [c.exact for c in margin_constraints(table, ["form"])] == [True]
     assert [c.exact for c in margin_constraints(table, ["form"], at_least=["form"])] == [False]
+
+
+def test_reader_pass_hides_what_a_reader_of_the_published_table_could_solve() -> None:
+    # Found by a search over small tables: the true margins do not add up (6 + 2 < 9, 4 + 9 > 12),
+    # so protection with true values keeps (T, C) = 9 published; a reader who takes every
+    # complete relation as exact could then pin a hidden cell. The reader's pass hides it.
+    from tipstats import disclosure
+    from tipstats.report_tables import PublishedTable, audit_published
+
+    table = pd.DataFrame(
+        {
+            "sex": ["F", "F", "M", "M", "F", "M", T, T, T],
+            "age": ["A", "C", "A", "C", T, T, "A", "C", T],
+            "value": [1, 6, 2, 2, 7, 4, 4, 9, 12],
+        }
+    )
+
+    def reader_view(out: pd.DataFrame) -> pd.DataFrame:
+        published = out.assign(value=out["published"]).drop(columns=["published", "display"])
+        table = PublishedTable(
+            "t", "", "", "", published, ("value",), pd.DataFrame(), dimensions=("sex", "age")
+        )
+        return audit_published(table, DisclosureConfig())
+
+    out = protect(table, ["sex", "age"])
+    assert out.loc[7, "flag"] == SUPPRESSED_SECONDARY
+    assert not reader_view(out)["exposed"].any()
+    original = disclosure._protect_against_reader
+    try:
+        disclosure._protect_against_reader = lambda frame, values, flags, *rest: flags
+        without = protect(table, ["sex", "age"])
+    finally:
+        disclosure._protect_against_reader = original
+    assert without.loc[7, "flag"] == OBSERVED
+    assert reader_view(without)["exposed"].any()
