@@ -699,7 +699,7 @@ def consistent_constraints(
     for block in _components(cells, [c for c in out if any(unknown[m] for m in c.members)]):
         numbers = sorted({n for cell in block for n in by_cell.get(cell, ())})
         own = [out[n] for n in numbers]
-        if (len(own) < 2 and hidden is None) or not any(c.exact for c in own):
+        if hidden is None and (len(own) < 2 or not any(c.exact for c in own)):
             continue  # one relation alone was checked when it was made (not a reader's)
         system = _System.build(block, shown, check_flags, own, config)
         if system._solve(np.zeros(len(block)), system.bounds).status == 0:

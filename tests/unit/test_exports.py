@@ -464,3 +464,38 @@ def test_censored_regional_sum_is_published_as_bounds_and_protects_its_neighbour
     assert female["flag"] == "not_available" and pd.isna(female["value"])
     assert (female["value_low"], female["value_high"]) == (208, 212)
     assert not audit_published(table, DisclosureConfig())["exposed"].any()
+
+
+def test_country_table_with_forms_exceeding_their_total() -> None:
+    # dataUNODC, Argentina 2014: boys in forced labour (10) exceed all boys (6); the sources
+    # differ. No relation can hold there, for the protection nor for the reader's check.
+    from tipstats.report_tables import country_table
+
+    rows = [
+        ("VC_HTF_DETVFL", "F", "Y0T17", "FORCED_LABOUR", 7, "A"),
+        ("VC_HTF_DETVFL", "F", "Y_GE18", "FORCED_LABOUR", None, "C"),
+        ("VC_HTF_DETVFL", "M", "Y0T17", "FORCED_LABOUR", 10, "A"),
+        ("VC_HTF_DETVFL", "M", "Y_GE18", "FORCED_LABOUR", 142, "A"),
+        ("VC_HTF_DETVFL", T, T, "FORCED_LABOUR", 209, "A"),
+        ("VC_HTF_DETVSX", "F", "Y0T17", "SEXUAL", 11, "A"),
+        ("VC_HTF_DETVSX", "F", "Y_GE18", "SEXUAL", 163, "A"),
+        ("VC_HTF_DETVSX", "M", "Y0T17", "SEXUAL", None, "C"),
+        ("VC_HTF_DETVSX", "M", "Y_GE18", "SEXUAL", None, "C"),
+        ("VC_HTF_DETVSX", T, T, "SEXUAL", 182, "A"),
+        ("VC_HTF_DETV", "F", "Y0T17", T, 19, "A"),
+        ("VC_HTF_DETV", "F", "Y_GE18", T, 186, "A"),
+        ("VC_HTF_DETV", "F", T, T, 205, "A"),
+        ("VC_HTF_DETV", "M", "Y0T17", T, 6, "A"),
+        ("VC_HTF_DETV", "M", "Y_GE18", T, 133, "A"),
+        ("VC_HTF_DETV", "M", T, T, 139, "A"),
+        ("VC_HTF_DETV", T, "Y0T17", T, 25, "A"),
+        ("VC_HTF_DETV", T, "Y_GE18", T, 319, "A"),
+        ("VC_HTF_DETV", T, T, T, 375, "A"),
+    ]
+    mart = pd.DataFrame(
+        rows, columns=["series", "sex", "age", "exploitation", "value", "status"]
+    ).assign(country="ARG", year=2014)
+    table = country_table(mart, DisclosureConfig())
+    assert table.n_exposed == 0
+    assert (table.frame["flag"] == SUPPRESSED_PRIMARY).sum() >= 3
+    assert not audit_published(table, DisclosureConfig())["exposed"].any()
