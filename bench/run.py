@@ -642,7 +642,9 @@ def write_validation_section(
         "Runs are interleaved (each tool once per round) so that all see the same load. "
         "`validate: tipstats` is `validate: tipstats library` plus the CLI's start-up: "
         "`startup: tipstats --help` is what every command pays to import "
-        "all command modules (statsmodels, matplotlib, scipy among them) before it runs.",
+        "all command modules (statsmodels, matplotlib, scipy among them) before it runs. "
+        f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs "
+        "(the machine is shared; ratios within a round are the figures to trust).",
         VALIDATION_END,
     ]
     text = path.read_text(encoding="utf-8")
