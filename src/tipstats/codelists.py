@@ -31,6 +31,10 @@ REFERENCE_FILES = (
     "region_schemes.csv",
     "population.csv",
     "country_name_map.csv",
+    "header_aliases.csv",
+    "source_precedence.csv",
+    "sdg_series.csv",
+    "share_groups.csv",
 )
 
 _KEEP = set("<>+=?_")
