@@ -248,13 +248,12 @@ def parts_sum_to_total(
         if not len(part_at):
             continue
         key = _combined(coded, others)
-        groups, first, inverse = np.unique(key[part_at], return_index=True, return_inverse=True)
-        # groups in the order of their first part, as the rows of the file run
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        group_of = rank[inverse.ravel()]
-        n_groups = len(groups)
+        # groups numbered in the order of their first part, as the rows of the file run
+        group_of, group_keys = pd.factorize(key[part_at])
+        n_groups = len(group_keys)
+        # a row opens a group when its number exceeds every number before it
+        highest = np.maximum.accumulate(group_of)
+        first = np.flatnonzero(np.r_[True, highest[1:] > highest[:-1]])
 
         def total_of(weights: np.ndarray, group_of: np.ndarray = group_of, n: int = n_groups):
             return np.bincount(group_of, weights=weights, minlength=n)
@@ -273,7 +272,6 @@ def parts_sum_to_total(
             n_in = np.bincount(group_of, weights=in_set, minlength=n_groups)
             complete |= (n_in == len(codes)) & (n_in + n_unknown_code == n_parts)
         total_at_all = np.flatnonzero(_is_total(frame, dimension))
-        group_keys = groups[order]
         g, t = _matches(group_keys, key[total_at_all])
         total_at = total_at_all[t]
         usable = n_unknown_value[g] == 0
@@ -284,7 +282,7 @@ def parts_sum_to_total(
         with np.errstate(invalid="ignore"):
             over = sum_lo[g] > hi_all[total_at]
             short = complete[g] & (sum_hi[g] < lo_all[total_at])
-        representative = part_at[first[order][g]]
+        representative = part_at[first[g]]
         cross = np.zeros(len(g), dtype=bool)
         if dimension in _CROSS:
             cross = (frame[_CROSS[dimension]].iloc[representative] != C.TOTAL).to_numpy(bool)
