@@ -270,7 +270,14 @@ def check_recovery(
             lo, hi = low[cell], high[cell]
             if exact_intervals or hi - lo < needed[i]:
                 system = system or _System.build(component, pub, flag_arr, own, config)
-                lo, hi = system.interval(i, cell)
+                try:
+                    lo, hi = system.interval(i, cell)
+                except DisclosureError:
+                    # Contradictory source figures (uneven sources, censored cells asked for
+                    # two values): no reader can rely on these relations as equalities.
+                    own = _relaxed(own, component, pub, flag_arr, config)
+                    system = _System.build(component, pub, flag_arr, own, config)
+                    lo, hi = system.interval(i, cell)
             rows.append(
                 {
                     "cell": cell,
@@ -281,6 +288,17 @@ def check_recovery(
                 }
             )
     return pd.DataFrame(rows, columns=columns).sort_values("cell", ignore_index=True)
+
+
+def _relaxed(
+    own: list[Constraint], component: list[int], pub, flags, config: DisclosureConfig
+) -> list[Constraint]:
+    """Equalities become ``total >= parts``; if even those contradict, the relations go."""
+    loose = [Constraint(c.total, c.parts, exact=False) for c in own]
+    system = _System.build(component, pub, flags, loose, config)
+    if system._solve(np.zeros(len(component)), system.bounds).status == 0:
+        return loose
+    return []
 
 
 def _components(hidden: Sequence[int], constraints: Sequence[Constraint]) -> list[list[int]]:

@@ -184,11 +184,14 @@ def test_censored_cell_asked_two_values_by_inconsistent_source_data() -> None:
     assert not audit(out, ["sex", "age"])["exposed"].any()
 
 
-def test_inconsistent_table_is_a_clear_error() -> None:
+def test_contradictory_relation_is_relaxed_not_trusted() -> None:
+    # 100 = x + 10 with x in [0, 4] has no solution: real sources contradict themselves (the
+    # dataUNODC history does). No reader can rely on that equality; only 100 >= x + 10 is left.
     constraints = [Constraint(0, (1, 2))]
     flags = np.array([OBSERVED, SUPPRESSED_PRIMARY, OBSERVED], dtype=object)
-    with pytest.raises(DisclosureError, match="no solution"):
-        check_recovery([100, np.nan, 10], flags, constraints, DisclosureConfig())
+    result = check_recovery([100, np.nan, 10], flags, constraints, DisclosureConfig())
+    assert result[["low", "high"]].iloc[0].tolist() == [0, 4]
+    assert not result["exposed"].any()
 
 
 # --------------------------------------------------------------------------- secondary, 2-D
