@@ -179,13 +179,13 @@ def check_in_pool(
     Reading runs first (it tells which countries each file names); ``history`` is asked once,
     for every country of the batch, before any file is loaded.
     """
-    context = _pool_context()
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=workers,
-        mp_context=context,
+        mp_context=_pool_context(),
         initializer=_start_worker,
         initargs=(str(reference_dir()),),
-    ) as pool:
+    )
+    try:
         chunk = max(1, min(32, len(jobs) // (4 * workers)))
         reads = list(pool.map(_read_job, jobs, chunksize=chunk))
         countries = [r[2] for r in reads]
@@ -206,6 +206,8 @@ def check_in_pool(
             if job.index not in done:
                 done.update((c.index, c) for c in futures[i].result())
             yield done.pop(job.index)
+    finally:  # the caller stopped early (an error, an interrupt): drop the chains not started
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def chains(countries: Sequence[Sequence[str]]) -> list[list[int]]:
