@@ -11,7 +11,10 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from tipstats import sql_runner, warehouse
+from tipstats.codelists import load_codelists
 from tipstats.disclosure import DisclosureConfig
 from tipstats.exports import export_home
 from tipstats.home import Home, project_root, reference_dir
@@ -33,10 +36,23 @@ class ExportSummary:
     n_tables: int
 
 
+def run_models(home: Home, select: str | None = None) -> pd.DataFrame:
+    """Refresh the reference tables, then build, audit and publish the SQL models.
+
+    The reference tables are refreshed here too, not only with a submission: changed reference
+    data (a new population year, a reviewed region) must reach the marts without a new file,
+    and an empty warehouse must build.
+    """
+    with warehouse.write_connection(home) as con:
+        con.execute("begin transaction")
+        warehouse.load_reference(con, load_codelists())
+        con.execute("commit")
+        return sql_runner.run(con, select=select)
+
+
 def build_marts(home: Home) -> BuildSummary:
     """Run every SQL model and test; the marts are published only if every test passes."""
-    with warehouse.write_connection(home) as con:
-        result = sql_runner.run(con)
+    result = run_models(home)
     return BuildSummary(
         n_models=len(result),
         rows_by_model={str(r.model): int(r.rows) for r in result.itertuples(index=False)},

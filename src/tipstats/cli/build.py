@@ -7,9 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tipstats import sql_runner, warehouse
 from tipstats.cli.app import HomeOption, app, console, fail
 from tipstats.home import resolve_home
+from tipstats.pipeline_steps import run_models
+from tipstats.sql_runner import SqlTestFailed
 
 
 @app.command()
@@ -21,9 +22,8 @@ def build(
 ) -> None:
     """Build the SQL models into marts; publish only when every SQL test passes."""
     try:
-        with warehouse.write_connection(resolve_home(home)) as con:
-            result = sql_runner.run(con, select=select)
-    except sql_runner.SqlTestFailed as failure:
+        result = run_models(resolve_home(home), select=select)
+    except SqlTestFailed as failure:
         # exit 1 with the test's name and first rows; the published marts are unchanged
         raise fail(str(failure)) from failure
     table = Table("model", "rows", "seconds", "status")
