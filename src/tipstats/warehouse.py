@@ -619,7 +619,7 @@ def submission_files(paths: Sequence[Path | str]) -> list[Path]:
     return files
 
 
-POOL_MIN_FILES_PER_WORKER = 4  # below this, starting workers costs more than it saves
+POOL_MIN_FILES_PER_WORKER = 16  # below this, starting workers (~2 s) costs more than it saves
 
 
 def _worker_count(workers: int | None, n_files: int) -> int:
