@@ -27,9 +27,6 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import optimize, stats
-from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 from tipstats.errors import TipstatsError
 
@@ -305,6 +302,8 @@ def _check_support(n_lists: int, model: tuple[int, ...], support: bytes) -> tupl
 
 def _lp_positive(x: np.ndarray, y: np.ndarray) -> float:
     """max s such that some table m >= s (all cells) has the sufficient statistics of y."""
+    from scipy import optimize
+
     n_cells, _ = x.shape
     objective = np.zeros(n_cells + 1)
     objective[-1] = -1.0
@@ -384,6 +383,8 @@ def _names_of_pairs(design: _Design, pairs: Sequence[int], names: Sequence[str])
 
 
 def _existence_message(table: CaptureTable, design: _Design, layout: _Layout) -> str:
+    from scipy import optimize
+
     x = design.full[np.ix_(layout.rows, layout.columns)]
     y = table.counts[layout.rows].astype(float)
     cells = np.flatnonzero(layout.rows)
@@ -428,6 +429,8 @@ def _select(design: _Design, counts: np.ndarray, threshold: float) -> _Selection
     Candidates are checked in order of p-value and only until one passes, which gives the same
     choice as checking all of them. None when the main-effects model has no estimate.
     """
+    from scipy import stats
+
     all_pairs = tuple(range(len(design.pairs)))
     if threshold >= 1:
         full = _checked_fit(design, counts, all_pairs)
@@ -560,6 +563,10 @@ def _statsmodels_fit(
     names = _term_names(table.lists, design, layout.columns)
     x = pd.DataFrame(design.full[np.ix_(layout.rows, layout.columns)], columns=names)
     y = table.counts[layout.rows].astype(float)
+    # statsmodels takes a second or more to import: only the fit pays for it, not every command
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
     with warnings.catch_warnings():
         # a saturated model (0 residual df) makes statsmodels warn about its scale; the model
         # has passed the existence and identifiability checks already
@@ -637,6 +644,8 @@ def bootstrap_interval(
     a delete-one-case jackknife weighted by the pattern counts. Resamples whose main-effects model
     has no finite estimate (a list left empty) are dropped and counted in ``n_failed``.
     """
+    from scipy import stats
+
     if n_resamples < 10:
         raise MSEError(f"the bootstrap needs at least 10 resamples, got {n_resamples}")
     if not 0 < level < 1:

@@ -15,8 +15,6 @@ import pandas as pd
 
 from tipstats import sql_runner, warehouse
 from tipstats.codelists import load_codelists
-from tipstats.disclosure import DisclosureConfig
-from tipstats.exports import export_home
 from tipstats.home import Home, project_root, reference_dir
 from tipstats.ingest_summary import IngestSummary, summary_markdown
 
@@ -62,6 +60,10 @@ def build_marts(home: Home) -> BuildSummary:
 
 def export_tables(home: Home, threshold: int = 5) -> ExportSummary:
     """Write the report tables, SDMX-CSV, charts and profiles into ``exports/<run-id>/``."""
+    # exports bring matplotlib and scipy: imported when exporting, not for every command
+    from tipstats.disclosure import DisclosureConfig
+    from tipstats.exports import export_home
+
     exported = export_home(home, config=DisclosureConfig(threshold=threshold))
     return ExportSummary(
         folder=str(exported.folder),
