@@ -237,7 +237,17 @@ def check_recovery(
     if not exact_intervals:
         # All components at once: a vertex of the whole system is a vertex of each block.
         system = _System.build(hidden, pub, flag_arr, touching, config)
-        for point in system.feasible_points():
+        points = system.feasible_points()
+        if not points:
+            # Some block contradicts itself (hidden cells added since its relations were
+            # checked): relax those blocks, as a reader would, rather than solving every cell
+            # on its own against a system with no solution.
+            touching = consistent_constraints(
+                pub, flag_arr, touching, config, hidden=np.isin(flag_arr, SUPPRESSED)
+            )
+            system = _System.build(hidden, pub, flag_arr, touching, config)
+            points = system.feasible_points()
+        for point in points:
             low[hidden] = np.minimum(low[hidden], point)
             high[hidden] = np.maximum(high[hidden], point)
         # Cells still too narrow are pushed up and down together, a few times, before any
@@ -714,7 +724,13 @@ def consistent_constraints(
     for number, constraint in enumerate(out):
         for member in constraint.members:
             by_cell.setdefault(member, []).append(number)
-    for block in _components(cells, [c for c in out if any(unknown[m] for m in c.members)]):
+    linked = [c for c in out if any(unknown[m] for m in c.members)]
+    if hidden is not None:
+        # A reader's view is checked block by block only when the whole of it has no solution.
+        whole = _System.build(cells, shown, check_flags, linked, config)
+        if whole._solve(np.zeros(len(cells)), whole.bounds).status == 0:
+            return list(constraints)
+    for block in _components(cells, linked):
         numbers = sorted({n for cell in block for n in by_cell.get(cell, ())})
         own = [out[n] for n in numbers]
         if hidden is None and (len(own) < 2 or not any(c.exact for c in own)):
