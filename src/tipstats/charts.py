@@ -83,7 +83,8 @@ def victims_by_region(totals: pd.DataFrame, scheme: str = DEFAULT_SCHEME) -> Fig
     axes.set_xlabel("Year")
     axes.set_ylabel("Detected victims (persons)")
     axes.grid(alpha=0.3)
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     n = frame["n_countries"] if "n_countries" in frame.columns else None
     coverage = (
         f"Coverage: {int(n.min())} to {int(n.max())} reporting countries per region and year; "
@@ -137,7 +138,8 @@ def _stacked_shares(
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"Share of detected victims with known {what}")
     axes.set_title(f"{title}, {year} ({scheme} regions)")
-    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if axes.get_legend_handles_labels()[0]:
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     coverage = (
         f"Shares are pooled counts over the countries reporting {what} (number in brackets); "
         "a share hidden (small count, or fewer than 3 countries pooled) is left blank."

@@ -371,6 +371,8 @@ def _profiles(
     by_name: dict[str, PublishedTable], codes: CodeLists, config: DisclosureConfig
 ) -> dict[str, str]:
     country_rows = by_name["country_table"].frame
+    if country_rows.empty:
+        return {}
     if "series" in country_rows.columns:
         series = sorted(set(country_rows["series"]))
         main = "VC_HTF_DETV" if "VC_HTF_DETV" in series else series[0]

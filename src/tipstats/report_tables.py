@@ -254,7 +254,11 @@ def protect_shares(
             pd.to_numeric(frame[SHARE], errors="coerce")
             * pd.to_numeric(frame[BASE_PERSONS], errors="coerce")
         ).round()
-    label = frame[list(categories)].astype(str).agg("|".join, axis=1)
+    # str.cat rather than a row-wise agg: an empty mart must give an empty label, not a frame
+    label = pd.Series("", index=frame.index, dtype=object)
+    for position, category in enumerate(categories):
+        text = frame[category].astype(str)
+        label = text if position == 0 else label.str.cat(text, sep="|")
     parts = frame[keys].assign(**{CATEGORY: label, "value": counts})
     parts[BASE_COUNTRIES] = frame[BASE_COUNTRIES] if BASE_COUNTRIES in frame.columns else 0
     bases = frame.drop_duplicates(keys)[[*keys]].copy()

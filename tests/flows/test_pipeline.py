@@ -61,3 +61,11 @@ def test_a_deleted_export_folder_is_written_again_on_the_next_run(home, sample_f
 
     assert Path(second.export.folder).is_dir()
     assert _digests(Path(second.export.folder)) == exported
+
+
+def test_a_fresh_home_with_an_empty_inbox_runs_to_empty_exports(home):
+    summary = pipeline(str(home.root))
+
+    assert summary.ingest.outcomes == ()
+    assert summary.build.rows_by_model["agg_totals"] == 0
+    assert (Path(summary.export.folder) / "manifest.json").is_file()
