@@ -9,8 +9,6 @@ import typer
 from rich.table import Table
 
 from tipstats.cli.app import HomeOption, app, console
-from tipstats.disclosure import DisclosureConfig
-from tipstats.exports import export_home
 from tipstats.home import resolve_home
 
 
@@ -29,6 +27,10 @@ def export(
     ] = False,
 ) -> None:
     """Write the Global Report exports (XLSX, CSV, Parquet, SDMX-CSV, charts, profiles)."""
+    # scipy and matplotlib load here, not at every command's start-up
+    from tipstats.disclosure import DisclosureConfig
+    from tipstats.exports import export_home
+
     config = DisclosureConfig(threshold=threshold, publish_zero=publish_zero)
     result = export_home(resolve_home(home), out=out, config=config)
     table = Table("table", "rows", "<N", "hidden (secondary)", "exposed", title="disclosure")
