@@ -565,7 +565,22 @@ def write_results(
             "This is a `--quick` run: a smaller world and validation file than the issue's "
             "targets; run without `--quick` for the full-size figures.\n",
         )
-    path.write_text("\n".join(lines), encoding="utf-8")
+    path.write_text("\n".join([*lines, *other_sections(path, lines)]), encoding="utf-8")
+
+
+def other_sections(path: Path, ours: list[str]) -> list[str]:
+    """The sections of ``path`` that other bench scripts own, kept as they are."""
+    if not path.exists():
+        return []
+    titles = {line for line in ours if line.startswith("## ")}
+    kept: list[str] = []
+    keep = False
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            keep = line not in titles
+        if keep:
+            kept.append(line)
+    return [*kept, ""] if kept else []
 
 
 def main() -> None:
