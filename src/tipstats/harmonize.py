@@ -223,20 +223,23 @@ def harmonize_coded(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     text, codes = coded.text, coded.codes
     reports: list[pd.DataFrame] = []
-    obs = pd.DataFrame(index=text.index)
-    obs[C.COUNTRY] = codes[C.COUNTRY]
-    obs[C.YEAR] = codes[C.YEAR]
-    obs[C.INDICATOR] = codes[C.INDICATOR]
+    # columns gathered first and framed once: adding them one by one is a fixed cost per file
+    columns: dict[str, pd.Series] = {
+        C.COUNTRY: codes[C.COUNTRY],
+        C.YEAR: codes[C.YEAR],
+        C.INDICATOR: codes[C.INDICATOR],
+    }
     for dimension in C.BREAKDOWN_DIMENSIONS:
         column, report = _unknown_when_unmapped(text, codes, dimension, codelists)
-        obs[dimension] = column
+        columns[dimension] = column
         reports.append(report)
-    obs[C.SOURCE], report = _source(text, codes)
+    columns[C.SOURCE], report = _source(text, codes)
     reports.append(report)
-    obs[C.VALUE] = codes[C.VALUE]
-    obs[C.STATUS] = _status(text, codes)
-    obs[C.COMMENT] = text[C.COMMENT].replace("", pd.NA).astype("string")
-    obs[C.SOURCE_ROW] = text[C.SOURCE_ROW]
+    columns[C.VALUE] = codes[C.VALUE]
+    columns[C.STATUS] = _status(text, codes)
+    columns[C.COMMENT] = text[C.COMMENT].replace("", pd.NA).astype("string")
+    columns[C.SOURCE_ROW] = text[C.SOURCE_ROW]
+    obs = pd.DataFrame(columns, index=text.index)
 
     keep, report = _loadable(text, codes)
     reports.append(report)

@@ -108,6 +108,11 @@ def _over_pairs(
     lo = frame["lo"].to_numpy(dtype=float, na_value=np.nan)
     hi = frame["hi"].to_numpy(dtype=float, na_value=np.nan)
     over = lo[part_at] > hi[total_at]  # a null bound compares False: nothing proven
+    if not over.any():  # the usual case; building the pairs is most of a small file's cost
+        return pd.DataFrame(
+            columns=["_index", *frame.columns, "lo_total", "hi_total", C.SOURCE_ROW + "_total"]
+            + ["_key"]
+        )
     part_at, total_at = part_at[over], total_at[over]
     pairs = frame.iloc[part_at].reset_index(names="_index")
     pairs["lo_total"] = frame["lo"].array.take(total_at)
@@ -218,6 +223,26 @@ def complete_sets(dimension: str, codelists: CodeLists) -> list[frozenset[str]]:
     return sets
 
 
+# the sets of the last code lists seen, per dimension: reading them is a fixed cost of every file
+_SETS: dict[str, tuple[CodeLists, list[frozenset[str]]]] = {}
+
+
+def _complete_sets(dimension: str, codelists: CodeLists) -> list[frozenset[str]]:
+    cached = _SETS.get(dimension)
+    if cached is None or cached[0] is not codelists:
+        cached = (codelists, complete_sets(dimension, codelists))
+        _SETS[dimension] = cached
+    return cached[1]
+
+
+def _is_in(values: pd.Series, codes: frozenset[str]) -> np.ndarray:
+    """``values.isin(codes)`` as booleans; for a categorical, judged once per category."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        hit = values.cat.categories.isin(list(codes))
+        return np.append(hit, False)[values.cat.codes.to_numpy()]  # code -1 (null): False
+    return values.isin(codes).to_numpy(dtype=bool)
+
+
 def parts_sum_to_total(
     obs: pd.DataFrame,
     codelists: CodeLists,
@@ -240,11 +265,11 @@ def parts_sum_to_total(
     hi_all = frame["hi"].to_numpy(dtype=float, na_value=np.nan)
     reports = []
     for dimension in C.BREAKDOWN_DIMENSIONS:
-        sets = complete_sets(dimension, codelists)
+        sets = _complete_sets(dimension, codelists)
         part_codes = frozenset().union(*sets) | {C.UNKNOWN}
         others = [c for c in KEY if c != dimension]
         values = frame[dimension]
-        part_at = np.flatnonzero(values.isin(part_codes).to_numpy(dtype=bool))
+        part_at = np.flatnonzero(_is_in(values, part_codes))
         if not len(part_at):
             continue
         key = _combined(coded, others)
@@ -268,7 +293,7 @@ def parts_sum_to_total(
         n_unknown_code = np.bincount(group_of, weights=is_unknown, minlength=n_groups)
         complete = np.zeros(n_groups, dtype=bool)
         for codes in sets:
-            in_set = values.iloc[part_at].isin(codes).to_numpy(dtype=bool)
+            in_set = _is_in(values, codes)[part_at]
             n_in = np.bincount(group_of, weights=in_set, minlength=n_groups)
             complete |= (n_in == len(codes)) & (n_in + n_unknown_code == n_parts)
         total_at_all = np.flatnonzero(_is_total(frame, dimension))
