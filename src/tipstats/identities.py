@@ -34,9 +34,8 @@ def bounds(obs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_bounds(obs: pd.DataFrame) -> pd.DataFrame:
-    out = obs.copy()
-    out[["lo", "hi"]] = bounds(obs)
-    return out
+    found = bounds(obs)
+    return obs.assign(lo=found["lo"], hi=found["hi"])
 
 
 # --- cells as integer keys ----------------------------------------------------------------------
