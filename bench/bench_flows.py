@@ -62,14 +62,15 @@ def measure_library(home_root: Path) -> dict[str, float]:
     started = time.perf_counter()
     from tipstats import inbox
     from tipstats.home import resolve_home
+    from tipstats.ingest_summary import outcome_from_result
     from tipstats.pipeline_steps import build_marts, export_tables
     from tipstats.warehouse import submit
 
     home = resolve_home(home_root)
     imported = time.perf_counter()
     for path in inbox.pending_files(home):
-        result = submit(path, home)
-        inbox.archive(path, home, "rejected" if result.status == "rejected" else "accepted")
+        outcome = outcome_from_result(path, submit(path, home))
+        inbox.archive(path, home, outcome.archive_folder)
     ingested = time.perf_counter()
     build_marts(home)
     built = time.perf_counter()

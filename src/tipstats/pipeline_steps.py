@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 
 from tipstats import sql_runner, warehouse
 from tipstats.codelists import load_codelists
-from tipstats.home import Home, project_root, reference_dir
+from tipstats.home import Home
 from tipstats.ingest_summary import IngestSummary, summary_markdown
 
 
@@ -73,12 +72,6 @@ def export_tables(home: Home, threshold: int = 5) -> ExportSummary:
     )
 
 
-def _hash_files(digest: hashlib._Hash, folder: Path, pattern: str) -> None:
-    for path in sorted(folder.rglob(pattern)):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-
-
 def warehouse_fingerprint(home: Home) -> str:
     """A hash of everything the marts depend on: submissions, SQL models, reference data."""
     digest = hashlib.sha256(str(home.root.resolve()).encode())
@@ -91,9 +84,12 @@ def warehouse_fingerprint(home: Home) -> str:
                 .to_csv(index=False)
                 .encode()
             )
-    _hash_files(digest, project_root() / "dbt_like_sql", "*.sql")
-    _hash_files(digest, project_root() / "dbt_like_sql", "*.csv")
-    _hash_files(digest, reference_dir(), "*.csv")
+    project = sql_runner.DEFAULT_PROJECT
+    for path in sorted(p for p in project.rglob("*") if p.suffix in {".sql", ".csv"}):
+        digest.update(str(path.relative_to(project)).encode())
+        digest.update(path.read_bytes())
+    # the code lists already hash every reference file (the versions the warehouse records)
+    digest.update(load_codelists().versions[["name", "sha256"]].to_csv(index=False).encode())
     return digest.hexdigest()
 
 
