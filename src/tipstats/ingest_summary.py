@@ -6,12 +6,14 @@ Flows publish these as Prefect artifacts and the CLI prints them; both read the 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from tipstats.errors import UsageError
 from tipstats.report_frame import REPORT_COLUMNS
 
 
@@ -71,6 +73,31 @@ class IngestSummary:
 
 def summarize_ingest(outcomes: list[FileOutcome]) -> IngestSummary:
     return IngestSummary(tuple(outcomes))
+
+
+def batches(files: Sequence[Path], size: int) -> list[list[Path]]:
+    """``files`` in consecutive groups of at most ``size``, in order."""
+    if size < 1:
+        raise UsageError(f"batch size must be at least 1, not {size}")
+    return [list(files[start : start + size]) for start in range(0, len(files), size)]
+
+
+def batch_table_rows(outcomes: Sequence[FileOutcome]) -> list[dict[str, Any]]:
+    """One row per file of a batch: what happened to it and where its report is."""
+    return [
+        {
+            "file": o.file_name,
+            "status": o.status,
+            "submission": o.submission_id,
+            "country": o.country,
+            "rows": o.n_rows,
+            "cells": o.n_cells,
+            "errors": o.n_errors,
+            "warnings": o.n_warnings,
+            "report": o.report_path or o.message,
+        }
+        for o in outcomes
+    ]
 
 
 def report_table_rows(outcome: FileOutcome, limit: int) -> list[dict[str, Any]]:

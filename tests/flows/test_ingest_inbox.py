@@ -4,6 +4,7 @@ import shutil
 
 from prefect.artifacts import Artifact
 
+from flows import progress
 from flows.ingest_inbox import ingest_inbox
 from tipstats import warehouse
 from tipstats.inbox import fill_inbox
@@ -67,12 +68,17 @@ def test_a_file_whose_task_fails_stays_in_the_inbox_and_the_others_go_on(
 
     real_submit = module.submit
 
+    def failing_batch(paths, tipstats_home, **_):
+        raise OSError("disk unplugged")
+
     def flaky_submit(path, tipstats_home):
         if path.name == "CAN_2021.csv":
             raise OSError("disk unplugged")
         return real_submit(path, tipstats_home)
 
+    monkeypatch.setattr(module, "submit_many", failing_batch)
     monkeypatch.setattr(module, "submit", flaky_submit)
+    monkeypatch.setattr(module.submit_batch, "retry_delay_seconds", 0)
     monkeypatch.setattr(module.submit_file, "retry_delay_seconds", 0)
     fill_inbox([sample_files["CAN_2021.csv"], sample_files["ZAF_2021.csv"]], home)
 
@@ -81,6 +87,24 @@ def test_a_file_whose_task_fails_stays_in_the_inbox_and_the_others_go_on(
     statuses = {o.file_name: o.status for o in summary.outcomes}
     assert statuses == {"CAN_2021.csv": "failed", "ZAF_2021.csv": "accepted"}
     assert [p.name for p in home.inbox.iterdir()] == ["CAN_2021.csv"]
+
+
+def test_files_go_in_batches_and_each_file_gets_what_submit_alone_gives_it(home, sample_files):
+    names = ["CAN_2021.csv", "CAN_2022.csv", "ZAF_2021.csv", "ZAF_2022.csv"]
+    fill_inbox([sample_files[name] for name in names], home)
+    events = []
+    progress.watch(events.append)
+    try:
+        summary = ingest_inbox(str(home.root), batch_size=3)
+    finally:
+        progress.unwatch(events.append)
+
+    assert [o.file_name for o in summary.outcomes] == names
+    assert [o.submission_id for o in summary.outcomes] == [1, 2, 3, 4]
+    assert summary.accepted == 4
+    done = [e["file"] for e in events if e["event"] == "file_done"]
+    assert sorted(done) == sorted(names)
+    assert list(home.inbox.iterdir()) == []
 
 
 def test_an_empty_inbox_is_a_quiet_no_op(home):
