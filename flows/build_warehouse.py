@@ -6,7 +6,12 @@ from prefect import flow, task
 
 from flows import progress
 from tipstats.home import resolve_home
-from tipstats.pipeline_steps import BuildSummary, build_marts, warehouse_fingerprint
+from tipstats.pipeline_steps import (
+    BuildSummary,
+    build_marts,
+    marts_present,
+    warehouse_fingerprint,
+)
 
 
 def _same_warehouse_state(context, parameters) -> str:
@@ -25,6 +30,11 @@ def build_warehouse(home: str | None = None) -> BuildSummary:
     """Rebuild the marts from the current observations; publish only if every SQL test passes."""
     tipstats_home = resolve_home(home)
     progress.emit("build", "start")
-    summary = run_models(str(tipstats_home.root), warehouse_fingerprint(tipstats_home))
+    fingerprint = warehouse_fingerprint(tipstats_home)
+    models = run_models
+    if not marts_present(tipstats_home):
+        # the marts were deleted (or the home made anew at the same path) since the cached run
+        models = run_models.with_options(refresh_cache=True)
+    summary = models(str(tipstats_home.root), fingerprint)
     progress.emit("build", "done", models=summary.n_models)
     return summary

@@ -57,6 +57,20 @@ def build_marts(home: Home) -> BuildSummary:
     )
 
 
+def marts_present(home: Home) -> bool:
+    """Whether the warehouse holds every published model (a cached build is only good then:
+    a home wiped and made again at the same path has the same fingerprint and no marts)."""
+    if not home.database.exists():
+        return False
+    models = set(sql_runner.discover())
+    with warehouse.read_connection(home) as con:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_schema = ?",
+            [sql_runner.PUBLISHED_SCHEMA],
+        ).fetchall()
+    return models <= {str(name) for (name,) in tables}
+
+
 def export_tables(home: Home, threshold: int = 5) -> ExportSummary:
     """Write the report tables, SDMX-CSV, charts and profiles into ``exports/<run-id>/``."""
     # exports bring matplotlib and scipy: imported when exporting, not for every command

@@ -69,3 +69,15 @@ def test_a_fresh_home_with_an_empty_inbox_runs_to_empty_exports(home):
     assert summary.ingest.outcomes == ()
     assert summary.build.rows_by_model["agg_totals"] == 0
     assert (Path(summary.export.folder) / "manifest.json").is_file()
+
+
+def test_a_home_made_anew_at_the_same_path_is_built_again_not_taken_from_the_cache(home):
+    pipeline(str(home.root))
+    shutil.rmtree(home.root)
+    home.ensure()
+
+    summary = pipeline(str(home.root))
+
+    assert summary.build.rows_by_model["agg_totals"] == 0
+    assert home.database.exists()
+    assert (Path(summary.export.folder) / "manifest.json").is_file()
