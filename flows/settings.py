@@ -60,6 +60,30 @@ RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 
 
 @contextmanager
+def local_run_settings() -> Iterator[None]:
+    """Settings for a run on Prefect's temporary local server (no ``PREFECT_API_URL``).
+
+    Flow-run heartbeats are off: they let a long-lived server notice a crashed flow run, but a
+    temporary server ends with the run it serves, and stopping each heartbeat thread costs up
+    to a second per flow run (four per pipeline). Prefect accepts no "off" from the environment
+    (the setting must be at least 30 s), so the run gets a settings context of its own. Against
+    a real server, nothing changes.
+    """
+    from prefect.context import SettingsContext
+
+    context = SettingsContext.get()
+    if context is None or context.settings.api.url:
+        yield
+        return
+    settings = context.settings
+    flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
+    with SettingsContext(
+        profile=context.profile, settings=settings.model_copy(update={"flows": flows})
+    ):
+        yield
+
+
+@contextmanager
 def held_run_errors() -> Iterator[HeldRunErrors]:
     """Hold Prefect's run error records on the console handlers for the duration."""
     holder = HeldRunErrors()

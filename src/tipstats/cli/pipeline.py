@@ -22,14 +22,17 @@ def _run_pipeline(home_option: Path | None, threshold: int):
     configure_prefect(tipstats_home)
     from flows import progress
     from flows.pipeline import pipeline
-    from flows.settings import held_run_errors, replay
+    from flows.settings import held_run_errors, local_run_settings, replay
 
     display = RunDisplay()
     progress.watch(display.update)
     try:
         with held_run_errors() as holder:
             try:
-                with Live(display.render(), console=console, transient=True) as live:
+                with (
+                    local_run_settings(),
+                    Live(display.render(), console=console, transient=True) as live,
+                ):
                     display.live = live
                     summary = pipeline(home=str(tipstats_home.root), threshold=threshold)
             except TipstatsError:
