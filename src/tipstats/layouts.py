@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import pandas as pd
 
@@ -106,7 +107,16 @@ class HeaderMatch:
 
 def header_key(text: object) -> str:
     """The matching key of a header cell: case, accents, punctuation and spacing folded."""
+    if type(text) is str:
+        return _header_key_of_text(text)  # files repeat their header: each text folded once
+    return _fold_header(text)
+
+
+def _fold_header(text: object) -> str:
     return " ".join(normalize_label(text).replace("_", " ").split())
+
+
+_header_key_of_text = lru_cache(maxsize=8192)(_fold_header)
 
 
 _DATAUNODC_KEYS = {header_key(name): name for name in DATAUNODC_COLUMNS}
