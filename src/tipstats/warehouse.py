@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tipstats import columns as C
 from tipstats.errors import TipstatsError, UsageError
@@ -398,37 +400,68 @@ def load_observations(
     Runs inside the caller's transaction. Returns the number of rows inserted. Rows are never
     deleted: a superseded row keeps its values and gets ``valid_to``.
     """
-    key = list(C.OBSERVATION_KEY)
-    twice = repeated_cell(observations)
-    if twice is not None:
-        raise TipstatsError(
-            f"the harmonized submission holds the same cell twice ({twice}): nothing loaded"
-        )
-    frame = observations.reindex(columns=list(C.OBSERVATION_COLUMNS))
-    # the vintage columns are filled in SQL: cheaper than copying the frame to add them
-    computed = {"submission_id": "$submission_id", "valid_from": "$at", "valid_to": "null"}
-    con.register("_incoming", frame)
+    load_batch(con, [(observations, submission_id, received_at)])
+    return len(observations)
+
+
+# One submission's observations, its id and its vintage (the time it was received).
+Load = tuple[pd.DataFrame, int, dt.datetime]
+
+
+def load_batch(con: duckdb.DuckDBPyConnection, loads: Sequence[Load]) -> list[int]:
+    """Load the observations of several submissions at once, with the outcome of loading them one
+    after the other in the order of their ``received_at`` (strictly increasing).
+
+    A cell that several of them give gets one row each: each row is closed (``valid_to``) by the
+    next submission that gives the cell again; the current row of the cell in the warehouse is
+    closed by the first. One update and one insert for all of them, whatever their number.
+    Runs inside the caller's transaction. Returns the submissions left with no current cell
+    (marked ``superseded``).
+    """
+    frames = []
+    for observations, _, _ in loads:
+        problem = _repeated_cell_problem(observations)
+        if problem is not None:
+            raise problem
+        frames.append(observations.reindex(columns=list(C.OBSERVATION_COLUMNS)))
+    sizes = [len(frame) for frame in frames]
+    if not sum(sizes):
+        return []
+    incoming = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    incoming = incoming.assign(
+        submission_id=np.repeat(np.array([s for _, s, _ in loads], dtype="int64"), sizes),
+        valid_from=np.repeat(np.array([t for _, _, t in loads], dtype="datetime64[us]"), sizes),
+        _position=np.arange(len(incoming)),
+    )
+    key = ", ".join(C.OBSERVATION_KEY)
+    con.register("_incoming", incoming)
     try:
-        match = " and ".join(f"o.{c} = i.{c}" for c in key)
+        # the first submission of the batch that gives a cell closes the cell's current row
+        match = " and ".join(f"o.{c} = f.{c}" for c in C.OBSERVATION_KEY)
         closed = con.execute(
-            f"update observations o set valid_to = $at from _incoming i "
-            f"where o.valid_to is null and {match} returning o.submission_id",
-            {"at": received_at},
+            f"update observations o set valid_to = f.first_from "
+            f"from (select {key}, min(valid_from) as first_from from _incoming group by {key}) f "
+            f"where o.valid_to is null and {match} returning o.submission_id"
         ).fetchall()
+        # and each later one closes the row of the one before it
+        computed = {
+            "valid_to": f"lead(valid_from) over (partition by {key} order by valid_from)",
+        }
         columns = ", ".join(OBSERVATION_TABLE_COLUMNS)
         casts = ", ".join(
             f"cast({computed.get(c, c)} as {_SQL_TYPES.get(c, 'varchar')})"
             for c in OBSERVATION_TABLE_COLUMNS
         )
         con.execute(
-            f"insert into observations ({columns}) select {casts} from _incoming",
-            {"submission_id": submission_id, "at": received_at},
+            f"insert into observations ({columns}) select {casts} from _incoming order by _position"
         )
     finally:
         con.unregister("_incoming")
-    if closed:  # only a submission that just lost cells can have none left
-        mark_superseded(con, sorted({int(r[0]) for r in closed}))
-    return len(frame)
+    # a submission can only lose its last current cell to this batch if it had a cell closed
+    # by it: the warehouse's closed above, or any of the batch's own
+    touched = {int(r[0]) for r in closed}
+    touched.update(int(s) for (_, s, _), n in zip(loads, sizes, strict=True) if n)
+    return mark_superseded(con, sorted(touched))
 
 
 def repeated_cell(observations: pd.DataFrame) -> str | None:
@@ -439,6 +472,15 @@ def repeated_cell(observations: pd.DataFrame) -> str | None:
         return None
     first = observations[twice].iloc[0]
     return ", ".join(str(first[c]) for c in key)
+
+
+def _repeated_cell_problem(observations: pd.DataFrame) -> TipstatsError | None:
+    twice = repeated_cell(observations)
+    if twice is None:
+        return None
+    return TipstatsError(
+        f"the harmonized submission holds the same cell twice ({twice}): nothing loaded"
+    )
 
 
 _SQL_TYPES = {
@@ -453,19 +495,20 @@ _SQL_TYPES = {
 
 def mark_superseded(
     con: duckdb.DuckDBPyConnection, submission_ids: Sequence[int] | None = None
-) -> None:
-    """An accepted submission with no current cell left is wholly superseded.
+) -> list[int]:
+    """An accepted submission with no current cell left is wholly superseded; return those marked.
 
     ``submission_ids`` limits the check to those submissions (the ones a load just closed
     cells of): checking every submission scans the whole table, once per file loaded.
     """
     only = "" if submission_ids is None else "and list_contains($ids, s.submission_id) "
-    con.execute(
+    marked = con.execute(
         "update submissions s set status = 'superseded' where s.status = 'accepted' "
         f"and s.n_cells > 0 {only}and not exists (select 1 from current_observations c "
-        "where c.submission_id = s.submission_id)",
+        "where c.submission_id = s.submission_id) returning submission_id",
         {} if submission_ids is None else {"ids": [int(i) for i in submission_ids]},
-    )
+    ).fetchall()
+    return sorted(int(r[0]) for r in marked)
 
 
 def record_submission(con: duckdb.DuckDBPyConnection, row: dict[str, object]) -> None:
@@ -474,6 +517,39 @@ def record_submission(con: duckdb.DuckDBPyConnection, row: dict[str, object]) ->
         f"insert into submissions ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
         [row[n] for n in names],
     )
+
+
+_SUBMISSION_SCHEMA = pa.schema(
+    [
+        ("submission_id", pa.int32()),
+        ("sha256", pa.string()),
+        ("original_name", pa.string()),
+        ("raw_path", pa.string()),
+        ("country", pa.string()),
+        ("layout", pa.string()),
+        ("received_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("n_rows", pa.int32()),
+        ("n_cells", pa.int32()),
+        ("n_errors", pa.int32()),
+        ("n_warnings", pa.int32()),
+        ("report_path", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+
+def record_submissions(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, object]]) -> None:
+    """Insert many ``submissions`` rows with one statement (each row names every column)."""
+    if not rows:
+        return
+    table = pa.Table.from_pylist(list(rows), schema=_SUBMISSION_SCHEMA)
+    names = ", ".join(_SUBMISSION_SCHEMA.names)
+    con.register("_submission_rows", table)
+    try:
+        con.execute(f"insert into submissions ({names}) select {names} from _submission_rows")
+    finally:
+        con.unregister("_submission_rows")
 
 
 def _pause_for_tests() -> None:
@@ -488,6 +564,9 @@ def _utcnow() -> dt.datetime:
 
 
 # --------------------------------------------------------------------------- submit
+
+BATCH_MAX_FILES = 500  # files stored in one transaction by ``submit_many``
+BATCH_MAX_CELLS = 250_000  # or fewer, when their cells reach this many
 
 
 def submit(
@@ -518,9 +597,9 @@ def submit(
     with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
         remove_orphan_parts(home)
         raw_path = keep_raw(path, home, digest)
-        known = find_submission(con, digest)
+        known = _submission_rows(con, [digest]).get(digest)
         if known is not None:
-            return _duplicate(con, known, digest, path, raw_path)
+            return _duplicate(known, digest, path, raw_path)
         job = checking.Job(0, path, next_submission_id(con))
         countries = [] if parsed is None else checking.countries_of(parsed.frame, codelists)
         checked = checking.checked_file(
@@ -533,7 +612,10 @@ def submit(
             codelists,
             contain_failures=False,  # a crash of validation is a bug: show it
         )
-        return _store(con, _Loader(codelists, now), job, digest, raw_path, checked)
+        loader = _Loader(codelists, now)
+        stored = _prepare(con, loader, job, digest, raw_path, checked)
+        _write(con, loader, [stored])  # a failure to load is a bug here too: it raises
+        return stored.result
 
 
 def submit_many(
@@ -549,11 +631,13 @@ def submit_many(
     """``submit`` for many files (or folders of files) at once: one result per file, in order.
 
     Takes the lock and opens the warehouse once, validates in ``workers`` processes (default:
-    ``os.cpu_count()``; 1 = in this process) and loads each accepted file in its own transaction,
-    in the order given, so each file gets the id, history and outcome that ``submit`` one after
-    the other would give it. A bad file never stops the others: a file whose validation or load
-    fails is logged as rejected with the reason in ``message``. ``on_result`` is called as each
-    file is stored (for progress).
+    ``os.cpu_count()``; 1 = in this process) and stores the files in the order given, so each
+    file gets the id, history and outcome that ``submit`` one after the other would give it.
+    Files are stored in batches (up to ``BATCH_MAX_FILES`` files or ``BATCH_MAX_CELLS`` cells),
+    one transaction each: every file of a batch is wholly stored or not at all. A bad file never
+    stops the others: a file whose validation or load fails is logged as rejected with the
+    reason in ``message`` (a batch that cannot be written is written again file by file, to
+    find it). ``on_result`` is called as each file is stored (for progress; batch by batch).
     """
     from tipstats import checking
     from tipstats.codelists import load_codelists
@@ -562,16 +646,14 @@ def submit_many(
     home.ensure()
     codelists = load_codelists()
     digests = [sha256_of(path) for path in files]
-    loader = _Loader(codelists, now)
-    results: list[SubmissionResult] = []
     with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
         remove_orphan_parts(home)
-        raw_paths = [keep_raw(p, home, d) for p, d in zip(files, digests, strict=True)]
+        raw_paths = keep_raws(files, home, digests)
+        batch = _Batch(con, _Loader(codelists, now), _submission_rows(con, digests), on_result)
         # the first copy of content new to the warehouse is checked; any other is a duplicate
-        known = _known_digests(con, digests)
         first_seen: dict[str, int] = {}
         for i, digest in enumerate(digests):
-            if digest not in known:
+            if digest not in batch.known:
                 first_seen.setdefault(digest, i)
         first_id = next_submission_id(con)
         jobs = [
@@ -580,26 +662,18 @@ def submit_many(
         ]
         n_workers = _worker_count(workers, len(jobs))
         if n_workers > 1:
-            checked = checking.check_in_pool(
-                jobs, lambda countries: current_for(con, countries), home.reports, n_workers
-            )
+            checked = checking.check_in_pool(jobs, batch.history, home.reports, n_workers)
         else:
-            checked = checking.check_in_order(
-                jobs, lambda countries: current_for(con, countries), home.reports, codelists
-            )
+            checked = checking.check_in_order(jobs, batch.history, home.reports, codelists)
         pending = iter(zip(jobs, checked, strict=True))
         for i, path in enumerate(files):
             if first_seen.get(digests[i]) == i:
                 job, done = next(pending)
-                result = _store_isolated(con, loader, job, digests[i], raw_paths[i], done)
-            else:
-                known_as = find_submission(con, digests[i])
-                assert known_as is not None  # in the warehouse, or stored earlier in this batch
-                result = _duplicate(con, known_as, digests[i], path, raw_paths[i])
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
-    return results
+                batch.add(job, digests[i], raw_paths[i], done)
+            else:  # in the warehouse, or stored earlier in this batch
+                batch.add_duplicate(digests[i], path, raw_paths[i])
+        batch.flush()
+    return batch.results
 
 
 def submission_files(paths: Sequence[Path | str]) -> list[Path]:
@@ -638,11 +712,29 @@ def _submitted_file(path: Path | str) -> Path:
     return path
 
 
-def _known_digests(con: duckdb.DuckDBPyConnection, digests: Sequence[str]) -> set[str]:
+_KNOWN_COLUMNS = (
+    "submission_id",
+    "status",
+    "country",
+    "layout",
+    "n_rows",
+    "n_cells",
+    "n_errors",
+    "n_warnings",
+    "report_path",
+)
+
+
+def _submission_rows(
+    con: duckdb.DuckDBPyConnection, digests: Sequence[str]
+) -> dict[str, dict[str, object]]:
+    """The ``submissions`` rows (what a duplicate reports) of the contents already received."""
     rows = con.execute(
-        "select sha256 from submissions where list_contains(?, sha256)", [list(set(digests))]
+        f"select sha256, {', '.join(_KNOWN_COLUMNS)} from submissions "
+        "where list_contains(?, sha256)",
+        [sorted(set(digests))],
     ).fetchall()
-    return {str(r[0]) for r in rows}
+    return {str(r[0]): dict(zip(_KNOWN_COLUMNS, r[1:], strict=True)) for r in rows}
 
 
 @dataclass
@@ -652,20 +744,61 @@ class _Loader:
     codelists: object
     now: dt.datetime | None
     reference_current: bool = False  # ref_* checked against the files on this connection
+    last_received: dt.datetime | None = None  # the latest ``received_at`` given out
+    asked: bool = False  # whether ``last_received`` was read from the warehouse
+
+    def received_at(self, con: duckdb.DuckDBPyConnection) -> dt.datetime:
+        """``next_timestamp``, asking the warehouse once: this connection holds the write lock,
+        so no other process adds submissions meanwhile."""
+        if not self.asked:
+            self.last_received = con.execute("select max(received_at) from submissions").fetchone()[
+                0
+            ]
+            self.asked = True
+        stamp = (self.now or _utcnow()).replace(tzinfo=None)
+        if self.last_received is not None and stamp <= self.last_received:
+            stamp = self.last_received + dt.timedelta(microseconds=1)
+        self.last_received = stamp
+        return stamp
 
 
-def _store(
+@dataclass
+class _Stored:
+    """One checked file as it will be stored: its ``submissions`` row, its observations (when
+    accepted) and the result ``submit`` gives; plus what it takes to store it again as rejected."""
+
+    row: dict[str, object]
+    observations: pd.DataFrame | None
+    result: SubmissionResult
+    countries: frozenset[str]  # of its observations
+    job: Job
+    digest: str
+    raw_path: Path
+    checked: Checked
+
+    @property
+    def validated(self) -> bool:  # read and validated, not rejected before that
+        return self.checked.report is not None
+
+    @property
+    def n_cells(self) -> int:
+        return 0 if self.observations is None else len(self.observations)
+
+
+def _prepare(
     con: duckdb.DuckDBPyConnection,
     loader: _Loader,
     job: Job,
     digest: str,
     raw_path: Path,
     checked: Checked,
-) -> SubmissionResult:
-    """Log one checked file in ``submissions`` and load its observations, in one transaction."""
+    received_at: dt.datetime | None = None,
+) -> _Stored:
+    """What storing ``checked`` writes and answers (no write yet)."""
     path: Path = job.path
     submission_id: int = job.submission_id
-    received_at = next_timestamp(con, loader.now)
+    if received_at is None:
+        received_at = loader.received_at(con)
     base = {
         "submission_id": submission_id,
         "sha256": digest,
@@ -676,10 +809,21 @@ def _store(
     report = checked.report
     if report is None:
         message = str(checked.problem)
-        _record_unreadable(con, base, message)
+        row = {
+            **base,
+            "country": None,
+            "layout": None,
+            "status": REJECTED,
+            "n_rows": 0,
+            "n_cells": 0,
+            "n_errors": 1,
+            "n_warnings": 0,
+            "report_path": None,
+            "message": message,
+        }
         # A rejection like any other (no exception), so callers such as the inbox flow
         # archive the file instead of retrying it; the CLI exits with the error's code.
-        return SubmissionResult(
+        result = SubmissionResult(
             status=REJECTED,
             submission_id=submission_id,
             sha256=digest,
@@ -689,6 +833,7 @@ def _store(
             message=message,
             exit_code=checked.problem_exit_code,
         )
+        return _Stored(row, None, result, frozenset(), job, digest, raw_path, checked)
     paths = checked.paths
     observations = report.observations if report.accepted else None
     if observations is not None and len(observations):
@@ -708,20 +853,7 @@ def _store(
         "report_path": str(paths.csv),
         "message": None,
     }
-    con.execute("begin transaction")
-    try:
-        if not loader.reference_current:
-            load_reference(con, loader.codelists)
-        record_submission(con, row)
-        if observations is not None:
-            load_observations(con, observations, submission_id, received_at)
-        _pause_for_tests()
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    loader.reference_current = True
-    return SubmissionResult(
+    result = SubmissionResult(
         status=str(row["status"]),
         submission_id=submission_id,
         sha256=digest,
@@ -737,75 +869,209 @@ def _store(
         report_html=paths.html,
         report=report,
     )
+    countries = frozenset(str(c) for c in loaded_countries) if observations is not None else None
+    return _Stored(
+        row, observations, result, countries or frozenset(), job, digest, raw_path, checked
+    )
 
 
-def _store_isolated(
-    con: duckdb.DuckDBPyConnection,
-    loader: _Loader,
-    job: Job,
-    digest: str,
-    raw_path: Path,
-    checked: Checked,
-) -> SubmissionResult:
-    """``_store``, but a file that cannot be loaded is logged as rejected instead of raising."""
-    try:
-        return _store(con, loader, job, digest, raw_path, checked)
-    except (TipstatsError, duckdb.Error) as problem:
-        reason = f"{job.path.name}: could not be loaded ({_first_line(problem)})"
-        failed = replace(checked, report=None, paths=None, problem=reason)
-        return _store(con, loader, job, digest, raw_path, failed)
+def _as_rejected(
+    con: duckdb.DuckDBPyConnection, loader: _Loader, stored: _Stored, problem: Exception
+) -> _Stored:
+    """``stored`` logged as a file that could not be loaded (same id and timestamp)."""
+    reason = f"{stored.job.path.name}: could not be loaded ({_first_line(problem)})"
+    failed = replace(stored.checked, report=None, paths=None, problem=reason)
+    return _prepare(
+        con,
+        loader,
+        stored.job,
+        stored.digest,
+        stored.raw_path,
+        failed,
+        received_at=stored.row["received_at"],
+    )
 
 
-def _record_unreadable(
-    con: duckdb.DuckDBPyConnection, base: dict[str, object], message: str
-) -> None:
-    row = {
-        **base,
-        "country": None,
-        "layout": None,
-        "status": REJECTED,
-        "n_rows": 0,
-        "n_cells": 0,
-        "n_errors": 1,
-        "n_warnings": 0,
-        "report_path": None,
-        "message": message,
-    }
+def _write(con: duckdb.DuckDBPyConnection, loader: _Loader, batch: Sequence[_Stored]) -> list[int]:
+    """Store ``batch`` in one transaction: its ``submissions`` rows in one insert, the
+    observations of the accepted files in one load. Returns the submissions it superseded."""
+    validated = any(stored.validated for stored in batch)
     con.execute("begin transaction")
     try:
-        record_submission(con, row)
+        if validated and not loader.reference_current:
+            load_reference(con, loader.codelists)
+        record_submissions(con, [stored.row for stored in batch])
+        superseded = load_batch(
+            con,
+            [
+                (stored.observations, stored.job.submission_id, stored.row["received_at"])
+                for stored in batch
+                if stored.observations is not None
+            ],
+        )
+        if validated:
+            _pause_for_tests()
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    if validated:
+        loader.reference_current = True
+    return superseded
+
+
+@dataclass
+class _Batch:
+    """The files ``submit_many`` has checked and not stored yet, and the results given so far.
+
+    Files are written a batch at a time; results come out in file order. Duplicates are answered
+    from ``known`` (the ``submissions`` rows of the batch's contents), kept up to date as files
+    are stored.
+    """
+
+    con: duckdb.DuckDBPyConnection
+    loader: _Loader
+    known: dict[str, dict[str, object]]  # sha256 -> its submissions row
+    on_result: Callable[[SubmissionResult], None] | None = None
+    results: list[SubmissionResult] = field(default_factory=list)
+    pending: list[_Stored] = field(default_factory=list)
+    queue: list[_Stored | SubmissionResult] = field(default_factory=list)  # in file order
+    n_cells: int = 0
+
+    def add(self, job: Job, digest: str, raw_path: Path, checked: Checked) -> None:
+        stored = _prepare(self.con, self.loader, job, digest, raw_path, checked)
+        if stored.observations is not None:
+            problem = _repeated_cell_problem(stored.observations)
+            if problem is not None:  # cannot be loaded: say so now, not by failing the batch
+                stored = _as_rejected(self.con, self.loader, stored, problem)
+        self.pending.append(stored)
+        self.queue.append(stored)
+        self.known[digest] = {c: stored.row[c] for c in _KNOWN_COLUMNS}
+        self.n_cells += stored.n_cells
+        if len(self.pending) >= BATCH_MAX_FILES or self.n_cells >= BATCH_MAX_CELLS:
+            self.flush()
+
+    def add_duplicate(self, digest: str, path: Path, raw_path: Path) -> None:
+        if self._may_change(self.known[digest]):
+            self.flush()  # its status is the one it has once the files before are stored
+        self.queue.append(_duplicate(self.known[digest], digest, path, raw_path))
+        if not self.pending:
+            self._give_results()
+
+    def _may_change(self, original: dict[str, object]) -> bool:
+        """Whether storing the pending files may change the status of ``original``: rejected
+        when it is pending and fails to load, superseded by a later file with its cells."""
+        if original["status"] != ACCEPTED:
+            return False
+        original_id = int(original["submission_id"])
+        country = original["country"]
+        return any(
+            stored.job.submission_id == original_id
+            or (
+                stored.job.submission_id > original_id
+                and stored.n_cells > 0
+                and int(original["n_cells"]) > 0
+                and (country is None or country in stored.countries)
+            )
+            for stored in self.pending
+        )
+
+    def history(self, countries: Sequence[str]) -> pd.DataFrame:
+        """The current observations of ``countries`` as if the pending files were stored."""
+        from tipstats import checking
+
+        current = current_for(self.con, countries)
+        wanted = set(countries)
+        later = [
+            stored.observations
+            for stored in self.pending
+            if stored.n_cells and stored.countries & wanted
+        ]
+        if not later:
+            return current
+        return checking.history_of(
+            checking.after_load(current, pd.concat(later, ignore_index=True)), countries
+        )
+
+    def flush(self) -> None:
+        """Store the pending files, then give out the results queued so far."""
+        if self.pending:
+            written = self._write_pending()
+            by_position = {id(old): new for old, new in zip(self.pending, written, strict=True)}
+            self.queue = [by_position.get(id(entry), entry) for entry in self.queue]
+            self.pending = []
+            self.n_cells = 0
+        self._give_results()
+
+    def _write_pending(self) -> list[_Stored]:
+        """One transaction for all; if it fails, one per file, so that a file that cannot be
+        loaded is logged as rejected, with the reason, and never stops the others."""
+        if len(self.pending) > 1:
+            try:
+                self._update_known(self.pending, _write(self.con, self.loader, self.pending))
+                return self.pending
+            except (TipstatsError, duckdb.Error):
+                pass  # some file cannot be loaded: find it, storing the files one by one
+        written = []
+        for stored in self.pending:
+            try:
+                superseded = _write(self.con, self.loader, [stored])
+            except (TipstatsError, duckdb.Error) as problem:
+                stored = _as_rejected(self.con, self.loader, stored, problem)
+                superseded = _write(self.con, self.loader, [stored])
+            self._update_known([stored], superseded)
+            written.append(stored)
+        return written
+
+    def _update_known(self, written: Sequence[_Stored], superseded: Sequence[int]) -> None:
+        for stored in written:
+            self.known[stored.digest] = {c: stored.row[c] for c in _KNOWN_COLUMNS}
+        gone = set(superseded)
+        for row in self.known.values():
+            if row["submission_id"] in gone:
+                row["status"] = SUPERSEDED
+
+    def _give_results(self) -> None:
+        for entry in self.queue:
+            result = entry.result if isinstance(entry, _Stored) else entry
+            self.results.append(result)
+            if self.on_result is not None:
+                self.on_result(result)
+        self.queue = []
+
+
+def keep_raws(files: Sequence[Path], home: Home, digests: Sequence[str]) -> list[Path]:
+    """``keep_raw`` for many files, listing ``raw/`` once instead of asking for each file."""
+    home.raw.mkdir(parents=True, exist_ok=True)
+    present = set(os.listdir(home.raw))
+    kept = []
+    for path, digest in zip(files, digests, strict=True):
+        name = f"{digest}{path.suffix.lower() or '.bin'}"
+        if name in present:
+            kept.append(home.raw / name)
+        else:
+            kept.append(keep_raw(path, home, digest))
+            present.add(name)
+    return kept
 
 
 def _duplicate(
-    con: duckdb.DuckDBPyConnection,
-    known: tuple[int, str],
-    digest: str,
-    path: Path,
-    raw_path: Path,
+    known: dict[str, object], digest: str, path: Path, raw_path: Path
 ) -> SubmissionResult:
-    submission_id, status = known
-    row = con.execute(
-        "select country, layout, n_rows, n_cells, n_errors, n_warnings, report_path "
-        "from submissions where submission_id = ?",
-        [submission_id],
-    ).fetchone()
-    country, layout, n_rows, n_cells, n_errors, n_warnings, report_path = row
+    submission_id, status = int(known["submission_id"]), str(known["status"])
+    report_path = known["report_path"]
     return SubmissionResult(
         status=DUPLICATE,
         submission_id=submission_id,
         sha256=digest,
         original_name=path.name,
         raw_path=raw_path,
-        country=country,
-        layout=layout,
-        n_rows=int(n_rows),
-        n_cells=int(n_cells),
-        n_errors=int(n_errors),
-        n_warnings=int(n_warnings),
+        country=known["country"],
+        layout=known["layout"],
+        n_rows=int(known["n_rows"]),
+        n_cells=int(known["n_cells"]),
+        n_errors=int(known["n_errors"]),
+        n_warnings=int(known["n_warnings"]),
         report_path=Path(report_path) if report_path else None,
         message=f"already received as submission {submission_id} ({status})",
         duplicate_of_status=status,

@@ -4,6 +4,7 @@ and the raw copies a killed submit leaves half-written are cleaned up."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -139,21 +140,29 @@ def test_a_file_that_cannot_be_loaded_is_rejected_and_the_others_load(
     tmp_path: Path, monkeypatch
 ) -> None:
     home = Home(tmp_path / "home")
-    files = [country_year(tmp_path, "CAN", 2020, 100), country_year(tmp_path, "MEX", 2020, 50)]
-    real = W.load_observations
+    files = [
+        country_year(tmp_path, "USA", 2020, 70),
+        country_year(tmp_path, "CAN", 2020, 100),
+        country_year(tmp_path, "MEX", 2020, 50),
+    ]
+    real = W.load_batch
+    calls: list[int] = []
 
-    def failing(con, observations, submission_id, received_at):
-        if (observations["country"] == "CAN").any():
+    def failing(con, loads):
+        calls.append(len(loads))
+        if any((observations["country"] == "CAN").any() for observations, _, _ in loads):
             raise duckdb.ConversionException("simulated failure while loading")
-        return real(con, observations, submission_id, received_at)
+        return real(con, loads)
 
-    monkeypatch.setattr(W, "load_observations", failing)
+    monkeypatch.setattr(W, "load_batch", failing)
     results = W.submit_many(files, home, workers=1)
-    assert [r.status for r in results] == ["rejected", "accepted"]
-    assert "could not be loaded (simulated failure while loading)" in results[0].message
+    assert calls == [3, 1, 1, 0, 1]  # the batch fails, then one transaction per file
+    assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+    assert "could not be loaded (simulated failure while loading)" in results[1].message
     log = W.query(home, "select submission_id, status, n_cells from submissions order by 1")
-    assert log.values.tolist() == [[1, "rejected", 0], [2, "accepted", 3]]
-    assert W.query(home, "select distinct country from observations")["country"].tolist() == ["MEX"]
+    assert log.values.tolist() == [[1, "accepted", 3], [2, "rejected", 0], [3, "accepted", 3]]
+    loaded = W.query(home, "select distinct country from observations order by 1")
+    assert loaded["country"].tolist() == ["MEX", "USA"]
 
 
 def test_submit_cleans_the_half_copied_raw_files_of_a_killed_submit(tmp_path: Path) -> None:
@@ -204,3 +213,188 @@ def test_after_load_replaces_the_cells_it_covers() -> None:
         ("_T", 100),
     ]
     assert str(after["value"].dtype) == "Int64"
+
+
+# --------------------------------------------------------------------------- batched storage
+
+
+def generated_batch(folder: Path) -> list[Path]:
+    """Generated national files (3 countries x 3 years) in an order that interleaves them, with
+    resubmissions of a country-year inside the batch (two whole, one partial), the same content
+    twice (the second copy after its original was wholly superseded), a rejected file and an
+    unreadable one."""
+    from tipstats.sample_files import generate_sample_files
+
+    made = generate_sample_files(folder / "gen", ["CAN", "MEX", "PER"], [2019, 2020, 2021], 1)
+    by_name = {p.stem: p for p in made.paths}
+    lines = by_name["CAN_2020"].read_text(encoding="utf-8").splitlines(keepends=True)
+    whole = folder / "CAN_2020_revised.csv"  # the same cells again, with a comment: new content
+    whole.write_text(lines[0] + "".join(f"{line.rstrip()}revised\n" for line in lines[1:]))
+    lines = by_name["PER_2020"].read_text(encoding="utf-8").splitlines(keepends=True)
+    again = folder / "PER_2020_revised.csv"  # the same, in the same transaction as its original
+    again.write_text(lines[0] + "".join(f"{line.rstrip()}again\n" for line in lines[1:]))
+    partial = folder / "MEX_2019_part.csv"  # the first rows only: supersedes some cells
+    partial.write_text(
+        "".join(by_name["MEX_2019"].read_text(encoding="utf-8").splitlines(True)[:6])
+    )
+    copy = folder / "CAN_2020_copy.csv"
+    copy.write_bytes(by_name["CAN_2020"].read_bytes())
+    unreadable = folder / "scan.pdf"
+    unreadable.write_bytes(b"%PDF-1.4 not a submission")
+    rejected = bad_file(folder)
+    order = [
+        by_name["CAN_2019"],
+        by_name["MEX_2019"],
+        by_name["CAN_2020"],
+        rejected,
+        by_name["PER_2019"],
+        copy,  # a duplicate of CAN_2020 while it is still current
+        whole,
+        by_name["MEX_2020"],
+        unreadable,
+        partial,
+        by_name["CAN_2021"],
+        copy,  # the same content, now superseded
+        by_name["PER_2020"],
+        by_name["MEX_2021"],
+        again,
+        by_name["PER_2021"],
+        by_name["CAN_2019"],  # already stored in this batch
+    ]
+    return order
+
+
+def stored_state(home: Home) -> dict[str, list]:
+    """Every column of ``submissions`` and ``observations``; timestamps replaced by their rank
+    among the submissions' ``received_at`` (what matters is their order), paths made relative."""
+    with duckdb.connect(str(home.database), read_only=True) as con:
+        stamps = [r[0] for r in con.execute("select received_at from submissions").fetchall()]
+        rank = {stamp: n for n, stamp in enumerate(sorted(set(stamps)))}
+        assert len(rank) == len(stamps)  # strictly increasing: no two submissions share one
+        root = str(home.root)
+
+        def plain(row: tuple) -> tuple:
+            return tuple(
+                ("t", rank[v])
+                if isinstance(v, dt.datetime)
+                else v.replace(root, "HOME")
+                if isinstance(v, str)
+                else v
+                for v in row
+            )
+
+        tables = {}
+        for table in ("submissions", "observations"):
+            rows = con.execute(f"select * from {table}").fetchall()
+            tables[table] = sorted((plain(r) for r in rows), key=repr)
+    return tables
+
+
+def described(results: list[W.SubmissionResult], home: Home) -> list[tuple]:
+    root = str(home.root)
+    return [
+        (
+            r.original_name,
+            r.status,
+            r.submission_id,
+            r.sha256,
+            r.country,
+            r.layout,
+            r.n_rows,
+            r.n_cells,
+            r.n_errors,
+            r.n_warnings,
+            r.message,
+            r.duplicate_of_status,
+            r.exit_code,
+            r.accepted,
+            str(r.report_path).replace(root, "HOME") if r.report_path else None,
+            str(r.raw_path).replace(root, "HOME"),
+            None if r.report is None else r.report.table.to_csv(index=False),
+        )
+        for r in results
+    ]
+
+
+@pytest.fixture(scope="module")
+def generated_one_by_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Home, list[W.SubmissionResult]]:
+    root = tmp_path_factory.mktemp("generated_one_by_one")
+    home = Home(root / "home")
+    return home, [W.submit(p, home) for p in generated_batch(root / "in")]
+
+
+@pytest.mark.parametrize(
+    ("workers", "max_files"),
+    [(1, W.BATCH_MAX_FILES), (1, 2), (2, 3)],
+    ids=["one-batch", "batches-of-2", "pool-batches-of-3"],
+)
+def test_batched_storage_gives_what_submit_gives_one_by_one(
+    tmp_path: Path, generated_one_by_one, workers: int, max_files: int, monkeypatch
+) -> None:
+    expected_home, expected = generated_one_by_one
+    monkeypatch.setattr(W, "POOL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(W, "BATCH_MAX_FILES", max_files)
+    transactions: list[int] = []
+    real = W._write
+
+    def counted(con, loader, batch):
+        transactions.append(len(batch))
+        return real(con, loader, batch)
+
+    monkeypatch.setattr(W, "_write", counted)
+    home = Home(tmp_path / "home")
+    given: list[W.SubmissionResult] = []
+    results = W.submit_many(
+        generated_batch(tmp_path / "in"), home, workers=workers, on_result=given.append
+    )
+
+    assert described(results, home) == described(expected, expected_home)
+    assert given == results
+    assert stored_state(home) == stored_state(expected_home)
+    # what the batch is about: the files are stored in a few transactions, not one each; a
+    # duplicate whose original a pending file may supersede (both copies of CAN_2020) first
+    # stores the pending files, to answer with the status the original has by then
+    n_stored = len({r.submission_id for r in results if r.status != "duplicate"})
+    assert sum(transactions) == n_stored
+    if max_files >= n_stored:
+        assert transactions == [5, 5, 4]
+    else:
+        assert max(transactions) <= max_files and len(transactions) < n_stored
+    # and the cases it must get right are there
+    statuses = [r.status for r in results]
+    assert statuses.count("duplicate") == 3 and statuses.count("rejected") == 2
+    assert [r.duplicate_of_status for r in results if r.status == "duplicate"] == [
+        "accepted",
+        "superseded",
+        "accepted",
+    ]
+    log = W.query(home, "select status, count(*) as n from submissions group by 1 order by 1")
+    assert dict(log.values.tolist()) == {"accepted": 10, "rejected": 2, "superseded": 2}
+
+
+def test_a_batch_with_a_repeated_cell_rejects_that_file_only(tmp_path: Path, monkeypatch) -> None:
+    from tipstats import validation
+
+    real = validation.validate
+
+    def doubling(parsed, codelists, history):  # a harmonizer bug: one cell twice
+        report = real(parsed, codelists, history)
+        if report.observations is not None and "MEX" in set(report.observations["country"]):
+            doubled = pd.concat([report.observations, report.observations.iloc[:1]])
+            report = replace(report, observations=doubled)
+        return report
+
+    monkeypatch.setattr(validation, "validate", doubling)
+    files = [
+        country_year(tmp_path, "CAN", 2020, 100),
+        country_year(tmp_path, "MEX", 2020, 50),
+        country_year(tmp_path, "PER", 2020, 80),
+    ]
+    results = W.submit_many(files, Home(tmp_path / "home"), workers=1, now=T0)
+    assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+    assert "could not be loaded (the harmonized submission holds the same cell twice" in (
+        results[1].message
+    )
+    assert results[1].report is None and results[1].n_cells == 0
