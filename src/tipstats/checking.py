@@ -6,11 +6,15 @@ and asks for each file's history just before validating it, so a file sees every
 before it (what ``submit`` does). ``check_in_pool`` validates files in worker processes: files
 that share a country form a *chain* validated in order by one worker, which applies each accepted
 file to the chain's history as the warehouse will; chains with no country in common are
-independent, so the pool gives every file the history a one-by-one run would give it.
+independent, so the pool gives every file the history a one-by-one run would give it. Each
+task of the pool is a group of whole chains (a few hundred files), which the worker validates in
+one pass (``validation_batch.validate_batch``): validating a small file alone is mostly fixed
+cost.
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -21,16 +25,20 @@ from pathlib import Path
 import pandas as pd
 
 from tipstats import columns as C
-from tipstats import validation  # called through the module: tests may replace ``validate``
+from tipstats import (
+    validation,  # called through the module: tests may replace ``validate``
+    validation_batch,
+)
 from tipstats.codelists import CodeLists, load_codelists
 from tipstats.errors import TipstatsError, UnreadableFileError
 from tipstats.home import reference_dir
 from tipstats.readers import ParsedFile, read_submission
 from tipstats.reports import ReportPaths, report_stem, write_report
 from tipstats.validation import ValidationReport
-from tipstats.warehouse import canonical_types, repeated_cell
+from tipstats.warehouse import canonical_types
 
 REFERENCE_ENV = "TIPSTATS_REFERENCE_DIR"
+GROUP_MAX_FILES = 400  # files per pool task: one batch validation pass each
 
 # history of some countries -> the current observations of those countries
 HistorySource = Callable[[Sequence[str]], pd.DataFrame]
@@ -139,14 +147,21 @@ def checked_file(
     try:
         report, paths = validate_and_report(job, parsed, history(), reports_dir, codelists)
     except TipstatsError as problem:
-        return Checked(job.index, job.submission_id, countries, problem=str(problem))
+        return failed(job, countries, problem)
     except Exception as problem:  # noqa: BLE001  one file's failure must not stop a batch
         if not contain_failures:
             raise
-        reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
-        text = f"{job.path.name}: validation failed ({type(problem).__name__}: {reason[:200]})"
-        return Checked(job.index, job.submission_id, countries, problem=text)
+        return failed(job, countries, problem)
     return Checked(job.index, job.submission_id, countries, report=report, paths=paths)
+
+
+def failed(job: Job, countries: list[str], problem: Exception) -> Checked:
+    """A file whose validation raised: rejected with the reason in one line."""
+    if isinstance(problem, TipstatsError):
+        return Checked(job.index, job.submission_id, countries, problem=str(problem))
+    reason = str(problem).splitlines()[0] if str(problem) else type(problem).__name__
+    text = f"{job.path.name}: validation failed ({type(problem).__name__}: {reason[:200]})"
+    return Checked(job.index, job.submission_id, countries, problem=text)
 
 
 # --------------------------------------------------------------------------- many files
@@ -192,14 +207,15 @@ def check_in_pool(
         wanted = sorted({c for found in countries for c in found})
         known = canonical_types(history(wanted)) if wanted else history([])
         futures: dict[int, Future[list[Checked]]] = {}
-        # the longest chains first, so that no worker is left with a long tail
-        for chain in sorted(chains(countries), key=len, reverse=True):
-            links = [(jobs[i], *reads[i]) for i in chain]
-            chain_countries = sorted({c for i in chain for c in countries[i]})
+        # a few tasks per worker: enough to balance them, few enough that each is one pass
+        size = min(GROUP_MAX_FILES, max(1, math.ceil(len(jobs) / (4 * workers))))
+        for group in chain_groups(countries, size):
+            links = [(jobs[i], *reads[i]) for i in group]
+            group_countries = sorted({c for i in group for c in countries[i]})
             future = pool.submit(
-                _check_chain, links, history_of(known, chain_countries), reports_dir
+                _check_group, links, history_of(known, group_countries), reports_dir
             )
-            for i in chain:
+            for i in group:
                 futures[i] = future
         done: dict[int, Checked] = {}
         for i, job in enumerate(jobs):
@@ -233,6 +249,22 @@ def chains(countries: Sequence[Sequence[str]]) -> list[list[int]]:
     return list(groups.values())
 
 
+def chain_groups(countries: Sequence[Sequence[str]], size: int) -> list[list[int]]:
+    """Whole chains packed into groups of about ``size`` files (a longer chain is a group of its
+    own), the longest chains first so that no worker is left with a long tail; each group's
+    file positions in file order."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for chain in sorted(chains(countries), key=len, reverse=True):
+        if current and len(current) + len(chain) > size:
+            groups.append(sorted(current))
+            current = []
+        current.extend(chain)
+    if current:
+        groups.append(sorted(current))
+    return groups
+
+
 def _pool_context() -> multiprocessing.context.BaseContext:
     # forkserver: workers fork from a clean server that has imported the validation stack (and
     # the caller's main script, which workers re-import otherwise: it must guard its entry point
@@ -257,31 +289,34 @@ def _read_job(job: Job) -> tuple[ParsedFile | None, TipstatsError | None, list[s
     return parsed, unreadable, countries_of(parsed.frame, load_codelists())
 
 
-def _check_chain(
+def _check_group(
     links: list[tuple[Job, ParsedFile | None, TipstatsError | None, list[str]]],
     history: pd.DataFrame,
     reports_dir: Path,
 ) -> list[Checked]:
+    """Validate a group of whole chains in one pass and write each file's report."""
     codelists = load_codelists()
+    readable = [link for link in links if link[1] is not None]
+    outcomes = validation_batch.validate_batch(
+        [parsed for _, parsed, _, _ in readable],
+        codelists,
+        history,
+        countries=[countries for _, _, _, countries in readable],
+    )
+    outcome_of = {job.index: outcome for (job, *_), outcome in zip(readable, outcomes, strict=True)}
     done: list[Checked] = []
     for job, parsed, unreadable, countries in links:
-        checked = checked_file(
-            job,
-            parsed,
-            unreadable,
-            countries,
-            lambda countries=countries, history=history: history_of(history, countries),
-            reports_dir,
-            codelists,
-        )
-        report = checked.report
-        if (
-            report is not None
-            and report.accepted
-            and report.observations is not None
-            and len(report.observations)
-            and repeated_cell(report.observations) is None
-        ):
-            history = after_load(history, report.observations)
-        done.append(checked)
+        if parsed is None:
+            never_asked = lambda: history  # noqa: E731  an unreadable file has no history
+            done.append(
+                checked_file(job, None, unreadable, countries, never_asked, reports_dir, codelists)
+            )
+            continue
+        outcome = outcome_of[job.index]
+        if isinstance(outcome, Exception):
+            done.append(failed(job, countries, outcome))
+            continue
+        stem = f"{job.submission_id:06d}_{report_stem(job.path.name)}"
+        paths = write_report(outcome, reports_dir, job.path.name, stem=stem)
+        done.append(Checked(job.index, job.submission_id, countries, report=outcome, paths=paths))
     return done
