@@ -21,6 +21,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -321,10 +322,8 @@ def keep_raw(path: Path, home: Home, digest: str) -> Path:
     suffix = path.suffix.lower() or ".bin"
     target = home.raw / f"{digest}{suffix}"
     if not target.exists():
-        with tempfile.NamedTemporaryFile(
-            dir=home.raw, delete=False, prefix=f".{digest[:16]}.", suffix=PART_SUFFIX
-        ) as tmp:
-            temporary = Path(tmp.name)
+        # a fixed name is safe under the lock (no other process copies); the pid tells whose
+        temporary = home.raw / f".{digest[:16]}.{os.getpid()}{PART_SUFFIX}"
         shutil.copyfile(path, temporary)
         os.replace(temporary, target)
     return target
@@ -418,12 +417,10 @@ def load_batch(con: duckdb.DuckDBPyConnection, loads: Sequence[Load]) -> list[in
     Runs inside the caller's transaction. Returns the submissions left with no current cell
     (marked ``superseded``).
     """
-    frames = []
-    for observations, _, _ in loads:
-        problem = _repeated_cell_problem(observations)
-        if problem is not None:
-            raise problem
-        frames.append(observations.reindex(columns=list(C.OBSERVATION_COLUMNS)))
+    canonical = list(C.OBSERVATION_COLUMNS)
+    frames = [
+        o if list(o.columns) == canonical else o.reindex(columns=canonical) for o, _, _ in loads
+    ]
     sizes = [len(frame) for frame in frames]
     if not sum(sizes):
         return []
@@ -436,6 +433,18 @@ def load_batch(con: duckdb.DuckDBPyConnection, loads: Sequence[Load]) -> list[in
     key = ", ".join(C.OBSERVATION_KEY)
     con.register("_incoming", incoming)
     try:
+        repeats = con.execute(
+            f"select max(n) > 1 from (select count(*) as n from _incoming group by {key})"
+        ).fetchone()[0]
+        if repeats:  # a cell given twice: by two submissions (fine), or by one (not loadable)
+            twice = con.execute(
+                f"select distinct submission_id from _incoming group by submission_id, {key} "
+                "having count(*) > 1 order by 1"
+            ).fetchall()
+            if twice:  # a bug upstream (validation rejects a repeated cell): name the files
+                ids = [int(r[0]) for r in twice]
+                first = next(o for o, s, _ in loads if s == ids[0])
+                raise RepeatedCellError(str(_repeated_cell_problem(first)), ids)
         # the first submission of the batch that gives a cell closes the cell's current row
         match = " and ".join(f"o.{c} = f.{c}" for c in C.OBSERVATION_KEY)
         closed = con.execute(
@@ -443,9 +452,11 @@ def load_batch(con: duckdb.DuckDBPyConnection, loads: Sequence[Load]) -> list[in
             f"from (select {key}, min(valid_from) as first_from from _incoming group by {key}) f "
             f"where o.valid_to is null and {match} returning o.submission_id"
         ).fetchall()
-        # and each later one closes the row of the one before it
+        # and each later one closes the row of the one before it (a sort: only when needed)
         computed = {
-            "valid_to": f"lead(valid_from) over (partition by {key} order by valid_from)",
+            "valid_to": f"lead(valid_from) over (partition by {key} order by valid_from)"
+            if repeats
+            else "null",
         }
         columns = ", ".join(OBSERVATION_TABLE_COLUMNS)
         casts = ", ".join(
@@ -472,6 +483,14 @@ def repeated_cell(observations: pd.DataFrame) -> str | None:
         return None
     first = observations[twice].iloc[0]
     return ", ".join(str(first[c]) for c in key)
+
+
+class RepeatedCellError(TipstatsError):
+    """Submissions that give a cell twice: ``submission_ids``; the message names the first."""
+
+    def __init__(self, message: str, submission_ids: Sequence[int]) -> None:
+        super().__init__(message)
+        self.submission_ids = list(submission_ids)
 
 
 def _repeated_cell_problem(observations: pd.DataFrame) -> TipstatsError | None:
@@ -795,6 +814,8 @@ def _prepare(
     received_at: dt.datetime | None = None,
 ) -> _Stored:
     """What storing ``checked`` writes and answers (no write yet)."""
+    from tipstats.report_frame import ERROR, WARNING
+
     path: Path = job.path
     submission_id: int = job.submission_id
     if received_at is None:
@@ -835,9 +856,15 @@ def _prepare(
         )
         return _Stored(row, None, result, frozenset(), job, digest, raw_path, checked)
     paths = checked.paths
-    observations = report.observations if report.accepted else None
+    # ``report.n_errors``, ``n_warnings`` and ``accepted`` each count the report's rows with
+    # pandas (~0.3 ms a time): counted once here, at thousands of files a batch
+    severities = Counter(report.table["severity"].tolist())
+    n_errors, n_warnings = severities[ERROR], severities[WARNING]
+    accepted = n_errors == 0
+    observations = report.observations if accepted else None
     if observations is not None and len(observations):
-        loaded_countries = sorted(observations[C.COUNTRY].dropna().unique())
+        found = observations[C.COUNTRY].unique()
+        loaded_countries = sorted({str(c) for c in found if not pd.isna(c)})
     else:
         loaded_countries = checked.countries
     country = loaded_countries[0] if len(loaded_countries) == 1 else None
@@ -845,11 +872,11 @@ def _prepare(
         **base,
         "country": country,
         "layout": report.layout,
-        "status": ACCEPTED if report.accepted else REJECTED,
+        "status": ACCEPTED if accepted else REJECTED,
         "n_rows": report.n_rows,
         "n_cells": 0 if observations is None else len(observations),
-        "n_errors": report.n_errors,
-        "n_warnings": report.n_warnings,
+        "n_errors": n_errors,
+        "n_warnings": n_warnings,
         "report_path": str(paths.csv),
         "message": None,
     }
@@ -863,8 +890,8 @@ def _prepare(
         layout=report.layout,
         n_rows=report.n_rows,
         n_cells=int(row["n_cells"]),
-        n_errors=report.n_errors,
-        n_warnings=report.n_warnings,
+        n_errors=n_errors,
+        n_warnings=n_warnings,
         report_path=paths.csv,
         report_html=paths.html,
         report=report,
@@ -940,10 +967,6 @@ class _Batch:
 
     def add(self, job: Job, digest: str, raw_path: Path, checked: Checked) -> None:
         stored = _prepare(self.con, self.loader, job, digest, raw_path, checked)
-        if stored.observations is not None:
-            problem = _repeated_cell_problem(stored.observations)
-            if problem is not None:  # cannot be loaded: say so now, not by failing the batch
-                stored = _as_rejected(self.con, self.loader, stored, problem)
         self.pending.append(stored)
         self.queue.append(stored)
         self.known[digest] = {c: stored.row[c] for c in _KNOWN_COLUMNS}
@@ -1005,15 +1028,24 @@ class _Batch:
 
     def _write_pending(self) -> list[_Stored]:
         """One transaction for all; if it fails, one per file, so that a file that cannot be
-        loaded is logged as rejected, with the reason, and never stops the others."""
-        if len(self.pending) > 1:
+        loaded is logged as rejected, with the reason, and never stops the others. Returns the
+        pending files as written, in order."""
+        batch = self.pending
+        if len(batch) > 1:
             try:
-                self._update_known(self.pending, _write(self.con, self.loader, self.pending))
-                return self.pending
+                self._update_known(batch, _write(self.con, self.loader, batch))
+                return batch
+            except RepeatedCellError as problem:  # those files are known: reject them, retry
+                batch = [self._without_repeats(stored, problem) for stored in batch]
+                try:
+                    self._update_known(batch, _write(self.con, self.loader, batch))
+                    return batch
+                except (TipstatsError, duckdb.Error):
+                    pass  # some other file cannot be loaded: find it, one by one
             except (TipstatsError, duckdb.Error):
                 pass  # some file cannot be loaded: find it, storing the files one by one
         written = []
-        for stored in self.pending:
+        for stored in batch:
             try:
                 superseded = _write(self.con, self.loader, [stored])
             except (TipstatsError, duckdb.Error) as problem:
@@ -1022,6 +1054,12 @@ class _Batch:
             self._update_known([stored], superseded)
             written.append(stored)
         return written
+
+    def _without_repeats(self, stored: _Stored, problem: RepeatedCellError) -> _Stored:
+        if stored.job.submission_id not in problem.submission_ids:
+            return stored
+        own = _repeated_cell_problem(stored.observations)
+        return _as_rejected(self.con, self.loader, stored, own or problem)
 
     def _update_known(self, written: Sequence[_Stored], superseded: Sequence[int]) -> None:
         for stored in written:

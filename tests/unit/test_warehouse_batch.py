@@ -392,8 +392,20 @@ def test_a_batch_with_a_repeated_cell_rejects_that_file_only(tmp_path: Path, mon
         country_year(tmp_path, "MEX", 2020, 50),
         country_year(tmp_path, "PER", 2020, 80),
     ]
-    results = W.submit_many(files, Home(tmp_path / "home"), workers=1, now=T0)
+    writes: list[int] = []
+    real_write = W._write
+
+    def counted(con, loader, batch):
+        writes.append(len(batch))
+        return real_write(con, loader, batch)
+
+    monkeypatch.setattr(W, "_write", counted)
+    home = Home(tmp_path / "home")
+    results = W.submit_many(files, home, workers=1, now=T0)
+    assert writes == [3, 3]  # the batch fails, then again without MEX's cells: not file by file
     assert [r.status for r in results] == ["accepted", "rejected", "accepted"]
+    loaded = W.query(home, "select distinct country from observations order by 1")
+    assert loaded["country"].tolist() == ["CAN", "PER"]
     assert "could not be loaded (the harmonized submission holds the same cell twice" in (
         results[1].message
     )
