@@ -253,7 +253,8 @@ def _read_text(path: Path, aliases: Mapping[str, str]) -> _Grid:
     reason = _binary_reason(head)
     if reason:
         return grid.fail("file.not_text", f"this is not a text (CSV) file: it looks like {reason}")
-    text = _decode(path.read_bytes(), grid)
+    data = path.read_bytes()
+    text = _decode(data, grid)
     if text is None:
         return grid
     if not text.strip():
@@ -263,7 +264,7 @@ def _read_text(path: Path, aliases: Mapping[str, str]) -> _Grid:
     )
     if not recognised:  # fail fast: a file without a header is not worth parsing to the end
         return _no_header(grid)
-    if not _read_regular_csv(text, grid, aliases):
+    if not _read_regular_csv(text, grid, aliases, data):
         _parse_csv(text, grid)
     return grid
 
@@ -399,7 +400,7 @@ def _split_line(line: str, delimiter: str) -> list[str]:
         return line.split(delimiter)
 
 
-def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str]) -> bool:
+def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str], data: bytes) -> bool:
     """Read a regular file with pyarrow's CSV parser (many times faster than ``csv``); False,
     with ``grid`` untouched, when the file is not regular and must go through ``_parse_csv``.
 
@@ -433,7 +434,7 @@ def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str]) -> boo
 
     try:
         table = pa_csv.read_csv(
-            pa.py_buffer(text[end + 1 :].encode("utf-8") if end >= 0 else b""),
+            pa.py_buffer(_body_bytes(text, end, data, grid.encoding)),
             read_options=pa_csv.ReadOptions(column_names=names, block_size=8 * 2**20),
             parse_options=pa_csv.ParseOptions(
                 delimiter=grid.delimiter,
@@ -445,7 +446,8 @@ def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str]) -> boo
                 invalid_row_handler=on_invalid_row,
             ),
             convert_options=pa_csv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
+                # pandas' text type: no conversion when the frame is made
+                column_types=dict.fromkeys(names, pa.large_string()),
                 null_values=[],
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
@@ -466,6 +468,19 @@ def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str]) -> boo
     grid.rows, grid.numbers = [header], [1]
     grid.columns = list(table.columns)
     return True
+
+
+def _body_bytes(text: str, end: int, data: bytes, encoding: str | None) -> bytes | memoryview:
+    """The UTF-8 bytes of the file below its header line (``end``: where the line ends in
+    ``text``). A UTF-8 file gives them without a copy: encoding its text again would cost more
+    than parsing it."""
+    if end < 0:
+        return b""
+    if encoding in ("utf-8", "utf-8-sig"):
+        start = len(codecs.BOM_UTF8) if encoding == "utf-8-sig" else 0
+        # a line break is one byte in UTF-8, never part of another character
+        return memoryview(data)[data.index(b"\n", start) + 1 :]
+    return text[end + 1 :].encode("utf-8")
 
 
 def _quotes_are_regular(text: str, delimiter: str) -> bool:
@@ -969,6 +984,8 @@ def _formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
     for column in frame.columns:
         if column == C.SOURCE_ROW or not len(frame):
             continue
+        if not _may_hold_formulas(frame[column]):
+            continue
         cells = frame[column].astype("str")
         # each distinct text judged once: a cheap test on its first character, then the
         # regular expression on the few suspects
@@ -995,3 +1012,16 @@ def _formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
             )
         )
     return concat_reports(reports)
+
+
+def _may_hold_formulas(cells: pd.Series) -> bool:
+    """False when no distinct text of the column starts, after spaces, as a formula can; the
+    distinct texts of a column in arrow memory are found there (pandas' factorize costs several
+    times more on a million cells)."""
+    if not (isinstance(cells.dtype, pd.StringDtype) and cells.dtype.storage == "pyarrow"):
+        return True  # judged by the exact test
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = pc.unique(pa.array(cells.array)).to_pylist()
+    return any(text is None or text.lstrip()[:1] in _FORMULA_CHARS for text in texts)

@@ -169,3 +169,26 @@ def test_any_table_reads_the_same(rows: list[list[str]], newline: str, bom: bool
         path = Path(folder) / "upload.csv"
         path.write_bytes(("\ufeff" if bom else "").encode() + text.encode("utf-8"))
         assert_same(*read_both(path))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252", "utf-16"])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_the_arrow_reader_agrees_with_the_row_reader_in_every_encoding(
+    tmp_path: Path, encoding: str, newline: str
+) -> None:
+    """The arrow reader parses the file's own bytes below the header when they are UTF-8 (BOM
+    or not), and the text encoded again otherwise: the row-by-row reader must agree."""
+    from unittest import mock
+
+    from tipstats import readers
+
+    rows = [ROW, ROW.replace("POLICE,", "POLICE,révisé"), ROW.replace("12", '"1,282"')]
+    path = tmp_path / "file.csv"
+    path.write_bytes(newline.join([HEADER, *rows, ""]).encode(encoding))
+    assert readers._read_text(path, header_aliases()).columns is not None  # arrow read it
+    with mock.patch.object(readers, "_read_plain", return_value=None):
+        arrow = read_submission(path)
+        assert arrow.n_rows == 3 and arrow.frame["comment"].iloc[1] == "révisé"
+        with mock.patch.object(readers, "_read_regular_csv", return_value=False):
+            rows_only = read_submission(path)
+    assert_same(arrow, rows_only)
