@@ -104,23 +104,36 @@ def classify_counts(text: pd.Series, *, cleaned: bool = False) -> pd.DataFrame:
     thousands separators (``1.282.000``); alone it could be a decimal, so it is reported.
     """
     cells = text if cleaned else clean_text(text)
-    codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+    return _classify_factor(pd.factorize(cells, use_na_sentinel=False), text.index)
+
+
+def _classify_factor(factor: Factor, index: pd.Index) -> pd.DataFrame:
+    """``classify_counts`` of the cells a factor describes (each text classified once).
+
+    The factor's texts may hold a text twice, or one no cell uses (``clean_text_factors``):
+    neither changes whether the file writes dots as thousands separators, nor any cell's kind.
+    """
+    codes, uniques = factor
     dots_are_thousands = any(_DOT_THOUSANDS_MANY.fullmatch(str(v)) for v in uniques)
     parsed = [_classify_one(str(value), dots_are_thousands) for value in uniques]
     kinds = np.array([kind for kind, _ in parsed], dtype=object)
     numbers = pd.array([number for _, number in parsed], dtype="Int64")
-    return pd.DataFrame({"kind": kinds[codes], "value": numbers.take(codes)}, index=text.index)
+    return pd.DataFrame({"kind": kinds[codes], "value": numbers.take(codes)}, index=index)
 
 
 def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
     """The year as an integer, null when the cell is not a 4-digit year."""
     cells = text if cleaned else clean_text(text)
-    codes, uniques = pd.factorize(cells, use_na_sentinel=False)
+    return _years_of_factor(pd.factorize(cells, use_na_sentinel=False), text.index)
+
+
+def _years_of_factor(factor: Factor, index: pd.Index) -> pd.Series:
+    codes, uniques = factor
     years = []
     for value in uniques:
         match = _YEAR.fullmatch(str(value))
         years.append(int(match.group(1)) if match else None)
-    return pd.Series(pd.array(years, dtype="Int64").take(codes), index=text.index)
+    return pd.Series(pd.array(years, dtype="Int64").take(codes), index=index)
 
 
 def clean_text(text: pd.Series) -> pd.Series:
@@ -169,7 +182,7 @@ def _template_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Factor]
         else:
             out[column] = pd.Series("", index=frame.index, dtype=object)
             factors[column] = (np.zeros(len(frame), dtype=np.intp), np.array([""], dtype=object))
-    text = pd.DataFrame(out, index=frame.index)
+    text = pd.DataFrame(out, index=frame.index, copy=False)
     if C.SOURCE_ROW in frame.columns:
         text[C.SOURCE_ROW] = pd.to_numeric(frame[C.SOURCE_ROW], errors="coerce").astype("Int64")
     else:
@@ -182,14 +195,15 @@ def code_frame(frame: pd.DataFrame, codelists: CodeLists) -> CodedFrame:
     text, factors = _template_text(frame.reset_index(drop=True))
     codes = pd.DataFrame(index=text.index)
     codes[C.COUNTRY] = _lookup(text[C.COUNTRY], codelists.country_iso3, factors[C.COUNTRY])
-    codes[C.YEAR] = parse_years(text[C.YEAR], cleaned=True)
+    # the factors of the cleaned texts serve as well as factorizing the cleaned columns again
+    codes[C.YEAR] = _years_of_factor(factors[C.YEAR], text.index)
     for dimension in C.CODED_DIMENSIONS:
         codes[dimension] = _lookup(
             text[dimension],
             lambda value, d=dimension: codelists.lookup(d, value),
             factors[dimension],
         )
-    counts = classify_counts(text[C.VALUE], cleaned=True)
+    counts = _classify_factor(factors[C.VALUE], text.index)
     codes[C.VALUE] = counts["value"]
     codes["value_kind"] = counts["kind"]
     return CodedFrame(text=text, codes=codes, factors=factors)
@@ -380,14 +394,31 @@ def duplicated_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     key = np.zeros(len(frame), dtype=np.int64)
     size = 1
     for column in columns:
-        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
-        n = max(len(uniques), 1)
+        codes, n = _equality_codes(frame[column])
+        n = max(n, 1)
         if size * n >= 2**62:  # renumber before the product could overflow
             key, found = pd.factorize(key)
             size = max(len(found), 1)
         key = key * n + codes
         size *= n
     return pd.Series(key, index=frame.index).duplicated(keep=False)
+
+
+def _equality_codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """One integer per cell, equal where the cells are (nulls equal to nulls), and how many
+    there are. Text in arrow memory is dictionary-encoded by pyarrow directly: pandas'
+    factorize does the same plus conversions that cost more than the encoding."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        import pyarrow as pa
+
+        cells = pa.array(values.array)
+        if isinstance(cells, pa.ChunkedArray):  # one dictionary for all the chunks
+            cells = cells.combine_chunks()
+        encoded = cells.dictionary_encode(null_encoding="encode")
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, len(encoded.dictionary)
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return codes, len(uniques)
 
 
 def _keep_first(repeats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

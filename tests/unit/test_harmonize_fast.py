@@ -1,0 +1,110 @@
+"""The shortcuts of code_frame and duplicated_keys give what the plain computations give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from tipstats import columns as C
+from tipstats.codelists import load_codelists
+from tipstats.harmonize import (
+    classify_counts,
+    code_frame,
+    duplicated_keys,
+    harmonize,
+    parse_years,
+)
+from tipstats.sample_files import generate_sample_files
+
+
+@pytest.fixture(scope="module")
+def codelists():
+    return load_codelists()
+
+
+def messy_frame(dtype: str) -> pd.DataFrame:
+    values = ["1.282.000", "1.282", " 12 ", "12", "<5", "", None, "-3", "1,5", "7.0", "x"]
+    years = ["2021", " 2021", "2021.0", "21", None, "2022", "", "2022 ", "abc", "2020", "2020"]
+    n = len(values)
+    data = {column: ["" for _ in range(n)] for column in C.TEMPLATE_COLUMNS}
+    data[C.VALUE] = values
+    data[C.YEAR] = years
+    data[C.COUNTRY] = [
+        "NLD",
+        " NLD",
+        "Netherlands",
+        None,
+        "XXX",
+        "NLD",
+        "",
+        "nld",
+        "NLD",
+        "",
+        "NLD",
+    ]
+    data[C.SEX] = ["F", "F ", "Female", "?", None, "_T", "", "M", "M", "F", "F"]
+    return pd.DataFrame({k: pd.Series(v, dtype=dtype) for k, v in data.items()})
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", "object"])
+def test_codes_from_the_factors_equal_parsing_the_cleaned_text(codelists, dtype: str) -> None:
+    frame = messy_frame(dtype)
+    coded = code_frame(frame, codelists)
+    counts = classify_counts(coded.text[C.VALUE])
+    pd.testing.assert_series_equal(coded.codes[C.VALUE], counts["value"], check_names=False)
+    pd.testing.assert_series_equal(
+        coded.codes["value_kind"].astype(object), counts["kind"].astype(object), check_names=False
+    )
+    years = parse_years(coded.text[C.YEAR])
+    pd.testing.assert_series_equal(coded.codes[C.YEAR], years, check_names=False)
+    # the dotted thousands of the file make `1.282` a count; dirty cells are cleaned
+    assert coded.codes[C.VALUE].tolist()[:4] == [1282000, 1282, 12, 12]
+
+
+def chunked(values: list[object], dtype: str) -> pd.Series:
+    """A text column whose arrow memory is in several chunks, as a filtered frame's can be."""
+    chunks = [pa.array(values[i : i + 7], type=pa.large_string()) for i in range(0, len(values), 7)]
+    return pd.Series(
+        pd.arrays.ArrowStringArray(
+            pa.chunked_array(chunks),
+            dtype=pd.StringDtype("pyarrow", na_value=pd.NA if dtype == "string" else np.nan),
+        )
+    )
+
+
+@pytest.mark.parametrize("dtype", ["string", "str"])
+def test_duplicated_keys_on_chunked_arrow_text_is_pandas_duplicated(dtype: str) -> None:
+    rng = np.random.default_rng(7)
+    n = 60
+    frame = pd.DataFrame(
+        {
+            "a": chunked(list(rng.choice(["x", "y", "z"], n)), dtype),
+            "b": chunked([v if v != "-" else None for v in rng.choice(["p", "-", "q"], n)], dtype),
+            "c": pd.Series(rng.integers(0, 3, n), dtype="Int64"),
+        }
+    )
+    assert frame["a"].array._pa_array.num_chunks > 1
+    expected = frame.duplicated(["a", "b", "c"], keep=False)
+    pd.testing.assert_series_equal(duplicated_keys(frame, ["a", "b", "c"]), expected)
+    assert 0 < expected.sum() < n
+    # the same cells in one chunk: the same answer
+    single = frame.assign(a=pd.Series(frame["a"].tolist(), dtype=dtype))
+    pd.testing.assert_series_equal(duplicated_keys(single, ["a", "b", "c"]), expected)
+
+
+def test_harmonize_of_generated_files_with_repeated_rows(codelists, tmp_path) -> None:
+    """Rows repeated (merged as duplicates) and chunked columns: the same observations as the
+    same cells read from one plain object frame."""
+    path = generate_sample_files(tmp_path, 2, [2022], seed=2).paths[0]
+    text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    text = pd.concat([text, text.iloc[:5]], ignore_index=True)
+    text[C.SOURCE_ROW] = pd.array(np.arange(2, len(text) + 2), dtype="Int64")
+    arrow = text.astype({c: "str" for c in C.TEMPLATE_COLUMNS})
+    plain = text.astype({c: object for c in C.TEMPLATE_COLUMNS})
+    obs_arrow, report_arrow = harmonize(arrow, "template", codelists)
+    obs_plain, report_plain = harmonize(plain, "template", codelists)
+    pd.testing.assert_frame_equal(obs_arrow, obs_plain)
+    pd.testing.assert_frame_equal(report_arrow, report_plain)
+    assert (report_arrow["rule_id"] == "harmonize.duplicates_repeated").sum() == 5
