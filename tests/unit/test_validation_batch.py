@@ -96,7 +96,9 @@ def history_from(parsed_files, codelists) -> pd.DataFrame:
     return checking.after_load(pd.DataFrame(columns=list(C.OBSERVATION_COLUMNS)), history)
 
 
-def test_generated_chains_with_resubmissions_rejections_and_warnings(generated, codelists) -> None:
+def test_generated_chains_with_resubmissions_rejections_and_warnings(
+    generated, codelists, monkeypatch
+) -> None:
     by_name = {p.path.stem: p for p in generated}
     names = sorted(by_name)
     a, b, c = sorted({name[:3] for name in names})
@@ -106,7 +108,7 @@ def test_generated_chains_with_resubmissions_rejections_and_warnings(generated, 
         edited(by_name[f"{a}_2021"], cells={(3, C.VALUE): "-4"}),  # rejected mid-chain
         by_name[f"{c}_2020"],
         edited(by_name[f"{a}_2022"], scale=3),  # large changes against 2020, not the rejected 2021
-        edited(by_name[f"{b}_2020"], scale=0.2),  # a resubmission of the same country-year
+        edited(by_name[f"{b}_2020"], scale=2),  # a resubmission of the same country-year
         edited(  # warnings: an empty value, a new break, an unknown label, a drop to zero
             by_name[f"{b}_2021"],
             cells={(2, C.VALUE): "", (2, C.STATUS): "", (4, C.STATUS): "B", (5, C.VALUE): "0"},
@@ -115,7 +117,8 @@ def test_generated_chains_with_resubmissions_rejections_and_warnings(generated, 
         edited(by_name[f"{c}_2022"], cells={(1, C.VALUE): "<5", (1, C.STATUS): ""}),
         edited(by_name[f"{b}_2022"], cells={(7, C.VALUE): "1.282.000"}),  # dots: read alone
         by_name[f"{a}_2021"],  # the rejected year again, clean
-        edited(by_name[f"{b}_2021"], scale=1.1),
+        edited(by_name[f"{b}_2021"], scale=3),
+        edited(by_name[f"{b}_2020"], scale=0.2),  # sums of rounded parts above their total
     ]
     # a repeated cell (its message names rows) and a row of another country: validated alone
     repeated = by_name[f"{c}_2019"]
@@ -134,7 +137,18 @@ def test_generated_chains_with_resubmissions_rejections_and_warnings(generated, 
     rules = set().union(*(set(r.table["rule_id"]) for r in reference))
     assert {"plausibility.large_change", "plausibility.new_break", "value.missing"} <= rules
     assert [r.accepted for r in reference].count(False) >= 3
+    alone = []
+    real = validation.validate
+
+    def counting(parsed, *args, **kwargs):
+        alone.append(parsed)
+        return real(parsed, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "validate", counting)
     assert_same(validate_batch(batch, codelists, history), reference)
+    # validated alone: the repeated cell, two countries, dotted thousands, parts above totals
+    assert len(alone) == 5
+    monkeypatch.setattr(validation, "validate", real)
     assert_same(validate_batch(batch, codelists, None), one_by_one(batch, codelists, None))
 
 
@@ -177,3 +191,17 @@ def test_a_file_whose_validation_raises_gets_its_exception(generated, codelists,
     outcomes = validate_batch([generated[0], odd, generated[2]], codelists, None)
     assert isinstance(outcomes[1], TipstatsError) and str(outcomes[1]) == "cannot validate this one"
     assert all(isinstance(o, validation.ValidationReport) for o in (outcomes[0], outcomes[2]))
+
+
+def test_chain_groups_pack_whole_chains_in_file_order() -> None:
+    countries = [["NLD"], ["FRA"], ["NLD"], ["DEU"], ["FRA", "BEL"], ["BEL"], ["ITA"], []]
+    groups = checking.chain_groups(countries, 3)
+    assert sorted(i for group in groups for i in group) == list(range(len(countries)))
+    for group in groups:
+        assert group == sorted(group)
+        for chain in checking.chains(countries):  # a chain is never cut
+            assert set(chain) <= set(group) or not set(chain) & set(group)
+    # the longest chain (FRA, BEL: 3 files) first; then files packed up to 3 per group
+    assert groups[0] == [1, 4, 5]
+    assert all(len(group) <= 3 for group in groups)
+    assert len(checking.chain_groups(countries, 100)) == 1
