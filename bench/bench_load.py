@@ -15,6 +15,15 @@ each in a fresh process (interpreter start and imports included):
 Checks that the three loads give the same warehouse (submissions and observations, timestamps
 and paths aside). Prints a markdown section; ``--write`` also puts it into bench/results.md
 (replacing an earlier one).
+
+Storage alone (``--store-only``): validates the files once (in a pool, against an empty history;
+cached in ``--checked``), then times ``submit_many`` (1 worker) with validation replaced by
+replaying those checked files, so that what is timed is hashing, raw copies and the warehouse
+writes. ``--base-src`` runs the same with another checkout's ``src`` (e.g. a ``git worktree`` of
+an older commit) in turns with this one, ``--runs`` times each:
+
+    python bench/bench_load.py --store-only --files /tmp/world --checked /tmp/checked.pkl \
+        --base-src /tmp/base/src --runs 3
 """
 
 from __future__ import annotations
@@ -87,7 +96,7 @@ timed(checking, "read_file", "read the file")
 timed(validation, "validate", "validate (schemas, codes, identities, plausibility)")
 timed(checking, "write_report", "write the report (CSV + HTML)")
 timed(W, "current_for", "query the history (current observations of the country)")
-timed(W, "_store", "store: one transaction (submission row, close + insert cells, commit)")
+timed(W, "_write", "store: the transactions (submission rows, close + insert cells, commit)")
 timed(W, "_connect", "open the DuckDB file")
 timed(W, "create_schema", "create/check the schema")
 timed(W, "load_reference", "(within store) check the reference tables")
@@ -130,6 +139,141 @@ def phases(files: Path, work: Path, n: int) -> list[str]:
         loop, many = found["loop"].get(step, 0.0), found["many"].get(step, 0.0)
         lines.append(f"| {step} | {loop:.1f} | {many:.1f} |")
     return lines
+
+
+# Validate once, keep the checked files: the storage benchmark replays them.
+PRECHECK = """
+import pickle, sys
+from pathlib import Path
+import pandas as pd
+from tipstats import checking
+from tipstats import columns as C
+
+if __name__ == "__main__":  # the pool's forkserver imports this script again
+    files = sorted(Path(sys.argv[1]).glob("*.csv"))
+    jobs = [checking.Job(i, p, i + 1) for i, p in enumerate(files)]
+    empty = lambda countries: pd.DataFrame(columns=list(C.OBSERVATION_COLUMNS))
+    checked = list(checking.check_in_pool(jobs, empty, Path(sys.argv[3]), int(sys.argv[4])))
+    with open(sys.argv[2], "wb") as handle:
+        pickle.dump(checked, handle)
+"""
+
+# submit_many with validation replaced by the checked files of PRECHECK: storage alone.
+STORE = """
+import json, pickle, sys, time
+from pathlib import Path
+from tipstats import checking
+from tipstats import warehouse as W
+from tipstats.home import Home
+
+files_dir, checked_path, home_dir = sys.argv[1:4]
+with open(checked_path, "rb") as handle:
+    cached = {c.index: c for c in pickle.load(handle)}
+spent = {"write": 0.0}
+
+def replay(jobs, history, reports_dir, codelists):
+    for job in jobs:
+        done = cached[job.index]
+        assert done.submission_id == job.submission_id
+        yield done
+
+checking.check_in_order = replay
+# the warehouse writes: one transaction per batch (now) or per file (before)
+name = "_write" if hasattr(W, "_write") else "_store_isolated"
+real = getattr(W, name)
+def timed(*args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return real(*args, **kwargs)
+    finally:
+        spent["write"] += time.perf_counter() - start
+setattr(W, name, timed)
+files = sorted(Path(files_dir).glob("*.csv"))
+wall, cpu = time.perf_counter(), time.process_time()
+results = W.submit_many(files, Home(Path(home_dir)), workers=1)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+statuses = sorted({r.status for r in results})
+print(json.dumps({"files": len(results), "wall": wall, "cpu": cpu, **spent, "statuses": statuses}))
+"""
+
+
+def store_only(args: argparse.Namespace) -> None:
+    """Time the storage of already checked files: this checkout, and ``--base-src`` in turns."""
+    import statistics
+
+    work = Path(tempfile.mkdtemp(prefix="tipstats-bench-store-"))
+    try:
+        if args.files:
+            files = Path(args.files)
+        else:
+            from tipstats.sample_files import generate_sample_files
+            from tipstats.synthetic import parse_years
+
+            chosen = int(args.countries) if args.countries.isdigit() else args.countries.split(",")
+            files = work / "files"
+            generate_sample_files(files, chosen, parse_years(args.years), args.seed)
+        n_files = len(list(files.glob("*.csv")))
+        checked = Path(args.checked) if args.checked else work / "checked.pkl"
+        if not checked.exists():
+            start = time.perf_counter()
+            subprocess.run(
+                [
+                    PYTHON,
+                    "-c",
+                    PRECHECK,
+                    str(files),
+                    str(checked),
+                    str(work / "reports"),
+                    str(args.workers),
+                ],
+                check=True,
+            )
+            print(
+                f"validated {n_files} files in {time.perf_counter() - start:.0f} s", file=sys.stderr
+            )
+        sides = {"this checkout": None}
+        if args.base_src:
+            sides = {f"base ({args.base_src})": args.base_src, **sides}
+        found: dict[str, list[dict]] = {label: [] for label in sides}
+        loads = []
+        for n in range(args.runs):
+            for label, src in sides.items():
+                home = work / f"home_{n}_{len(found[label])}_{src is None}"
+                env = {**os.environ}
+                if src:
+                    env["PYTHONPATH"] = src
+                loads.append(os.getloadavg()[0])
+                done = subprocess.run(
+                    [PYTHON, "-c", STORE, str(files), str(checked), str(home)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env=env,
+                )
+                figures = json.loads(done.stdout.strip().splitlines()[-1])
+                found[label].append(figures)
+                print(f"{label} run {n + 1}: {figures}", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    lines = [
+        f"Storage alone, {n_files} files, {args.runs} runs each in turns (median; min-max); "
+        f"load average 1 min at the starts {min(loads):.1f} to {max(loads):.1f}:",
+        "",
+        "| code | wall s | wall ms/file | CPU s | CPU ms/file | in warehouse writes s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, runs in found.items():
+        wall = [r["wall"] for r in runs]
+        cpu = [r["cpu"] for r in runs]
+        write = [r["write"] for r in runs]
+        lines.append(
+            f"| {label} | {statistics.median(wall):.1f} ({min(wall):.1f}-{max(wall):.1f}) "
+            f"| {1000 * statistics.median(wall) / n_files:.1f} "
+            f"| {statistics.median(cpu):.1f} ({min(cpu):.1f}-{max(cpu):.1f}) "
+            f"| {1000 * statistics.median(cpu) / n_files:.1f} "
+            f"| {statistics.median(write):.1f} |"
+        )
+    print("\n".join(lines))
 
 
 def run(argv: list[str]) -> tuple[float, float, float]:
@@ -187,7 +331,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--write", action="store_true", help="put the section in results.md")
+    parser.add_argument("--store-only", action="store_true", help="time storage alone")
+    parser.add_argument("--files", help="--store-only: a folder of files instead of generating")
+    parser.add_argument("--checked", help="--store-only: the cache of checked files (a pickle)")
+    parser.add_argument("--base-src", help="--store-only: also time this src folder, in turns")
+    parser.add_argument("--runs", type=int, default=3, help="--store-only: runs of each")
     args = parser.parse_args()
+    if args.store_only:
+        store_only(args)
+        return
 
     from tipstats.sample_files import generate_sample_files
     from tipstats.synthetic import parse_years
