@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.optimize import linprog
 
+from tipstats import disclosure_lp as lp
 from tipstats.columns import TOTAL
 from tipstats.errors import TipstatsError
 
@@ -134,48 +135,69 @@ def margin_constraints(
     frame = table.reset_index(drop=True)
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
     constraints: list[Constraint] = []
-    labels = frame[list(dimensions)].astype(str).to_numpy() if dimensions else None
-    key_of = (
-        [tuple(row) for row in frame[list(keys)].astype(str).to_numpy()]
+    if not len(frame):
+        return constraints
+    # Everything by group number, vectorised: a world-sized table has tens of thousands of
+    # groups. Groups come in pandas' order (first appearance), parts by position.
+    text = frame[[*keys, *dimensions]].astype(str)
+    key_id = (
+        text.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
         if keys
-        else [()] * len(frame)
+        else np.zeros(len(frame), dtype=np.int64)
     )
-    for d, dim in enumerate(dimensions):
+    for dim in dimensions:
         others = [*keys, *(x for x in dimensions if x != dim)]
-        is_total = (frame[dim] == TOTAL).to_numpy()
+        is_total = (frame[dim] == TOTAL).to_numpy(dtype=bool, na_value=False)
+        group = (
+            frame.groupby(others, sort=False, dropna=False).ngroup().to_numpy()
+            if others
+            else np.zeros(len(frame), dtype=np.int64)
+        )
+        n_groups = int(group.max()) + 1
+        is_part = ~is_total
+        n_totals = np.bincount(group[is_total], minlength=n_groups)
+        n_parts = np.bincount(group[is_part], minlength=n_groups)
+        total_of = np.full(n_groups, -1, dtype=np.int64)
+        total_of[group[is_total]] = np.flatnonzero(is_total)
+        usable = (n_totals == 1) & (n_parts > 0)
+        usable[usable] = ~np.isnan(values[total_of[usable]])
         # The categories a sub-table uses in this dimension: a group lacking one of them is
         # incomplete, and a reader cannot tell a missing row from a zero.
-        categories: dict[tuple, set[str]] = {}
-        for position in np.flatnonzero(~is_total):
-            categories.setdefault(key_of[position], set()).add(labels[position, d])
-        grouped = (
-            frame.groupby(others, sort=False, dropna=False).indices
-            if others
-            else {(): np.arange(len(frame))}
-        )
-        for positions in grouped.values():
-            totals = [p for p in positions if is_total[p]]
-            parts = tuple(int(p) for p in positions if not is_total[p])
-            if len(totals) != 1 or not parts:
-                continue
-            total = int(totals[0])
-            if np.isnan(values[total]):
-                continue
-            part_values = values[list(parts)]
-            complete = {labels[p, d] for p in parts} == categories[key_of[total]]
-            if assume_exact:
-                exact = complete
-            else:
-                gap = values[total] - np.nansum(part_values)
-                if gap < -_EPS:
-                    continue  # parts exceed the total: no valid relation to lean on
-                # Unknown parts (censored "<5") may close the gap: a reader who assumes the
-                # table adds up learns from it, so the relation is exact when they can.
-                unknown = int(np.isnan(part_values).sum())
-                room = unknown * unknown_at_most if unknown else 0.0
-                exact = complete and gap <= room + _EPS
-            constraints.append(Constraint(total, parts, bool(exact) and dim not in at_least))
+        label = pd.factorize(text[dim])[0]
+        in_group = _distinct_per(group[is_part], label[is_part], n_groups)
+        in_key = _distinct_per(key_id[is_part], label[is_part], int(key_id.max()) + 1)
+        complete = np.zeros(n_groups, dtype=bool)
+        complete[usable] = in_group[usable] == in_key[key_id[total_of[usable]]]
+        if assume_exact:
+            exact = complete
+        else:
+            known = np.where(np.isnan(values), 0.0, values)
+            part_sum = np.bincount(group[is_part], weights=known[is_part], minlength=n_groups)
+            unknown = np.bincount(group[is_part & np.isnan(values)], minlength=n_groups).astype(
+                float
+            )
+            gap = np.full(n_groups, np.nan)
+            gap[usable] = values[total_of[usable]] - part_sum[usable]
+            usable &= ~(gap < -_EPS)  # parts exceed the total: no valid relation to lean on
+            # Unknown parts (censored "<5") may close the gap: a reader who assumes the
+            # table adds up learns from it, so the relation is exact when they can.
+            exact = complete & (gap <= unknown * unknown_at_most + _EPS)
+        exact &= dim not in at_least
+        positions = np.flatnonzero(is_part)
+        positions = positions[np.argsort(group[positions], kind="stable")]
+        bounds = np.concatenate([[0], np.cumsum(n_parts)])
+        for g in np.flatnonzero(usable).tolist():
+            parts = tuple(positions[bounds[g] : bounds[g + 1]].tolist())
+            constraints.append(Constraint(int(total_of[g]), parts, bool(exact[g])))
     return constraints
+
+
+def _distinct_per(group: np.ndarray, label: np.ndarray, n_groups: int) -> np.ndarray:
+    """How many distinct labels each group holds."""
+    if not len(group):
+        return np.zeros(n_groups, dtype=np.int64)
+    pairs = np.unique(np.stack([group, label]), axis=1)
+    return np.bincount(pairs[0], minlength=n_groups)
 
 
 # --------------------------------------------------------------------------- primary
@@ -231,40 +253,40 @@ def check_recovery(
     if not hidden:
         return pd.DataFrame(columns=columns)
     pub = np.asarray(published, dtype=float)
-    touching = [c for c in constraints if any(flag_arr[m] in SUPPRESSED for m in c.members)]
+    is_hidden = np.isin(flag_arr, SUPPRESSED)
+    touching = [c for c in constraints if any(is_hidden[m] for m in c.members)]
+    if not exact_intervals:
+        cells = np.asarray(hidden, dtype=np.int64)
+        low, high, exposed = _fast_intervals(pub, flag_arr, cells, touching, config)
+        return pd.DataFrame(
+            {
+                "cell": cells,
+                "flag": flag_arr[cells],
+                "low": low,
+                "high": high,
+                "exposed": exposed,
+            },
+            columns=columns,
+        )
     low = np.full(len(flag_arr), np.inf)
     high = np.full(len(flag_arr), -np.inf)
-    if not exact_intervals:
-        # All components at once: a vertex of the whole system is a vertex of each block.
-        system = _System.build(hidden, pub, flag_arr, touching, config)
-        points = system.feasible_points()
-        if not points:
-            # Some block contradicts itself (hidden cells added since its relations were
-            # checked): relax those blocks, as a reader would, rather than solving every cell
-            # on its own against a system with no solution.
-            touching = consistent_constraints(
-                pub, flag_arr, touching, config, hidden=np.isin(flag_arr, SUPPRESSED)
-            )
-            system = _System.build(hidden, pub, flag_arr, touching, config)
-            points = system.feasible_points()
-        for point in points:
-            low[hidden] = np.minimum(low[hidden], point)
-            high[hidden] = np.maximum(high[hidden], point)
-        # Cells still too narrow are pushed up and down together, a few times, before any
-        # gets its own two LPs: most are merely not moved by the directions tried so far.
-        needed = _min_width_of(hidden, flag_arr, config)
-        weights_of = np.random.default_rng(len(hidden))
-        for _ in range(_BATCH_TRIES):
-            close = (high[hidden] - low[hidden]) < needed
-            if not close.any():
-                break
-            weights = weights_of.uniform(0.5, 1.5, size=len(hidden)) * close
-            before = int(close.sum())
-            for point in system.points([weights, -weights]):
-                low[hidden] = np.minimum(low[hidden], point)
-                high[hidden] = np.maximum(high[hidden], point)
-            if int(((high[hidden] - low[hidden]) < needed).sum()) == before:
-                break  # the rest are (nearly) pinned: their own LPs will tell
+    rows = _component_rows(hidden, pub, flag_arr, touching, config, low, high, exact=True)
+    return pd.DataFrame(rows, columns=columns).sort_values("cell", ignore_index=True)
+
+
+def _component_rows(
+    hidden: list[int],
+    pub: np.ndarray,
+    flag_arr: np.ndarray,
+    touching: list[Constraint],
+    config: DisclosureConfig,
+    low: np.ndarray,
+    high: np.ndarray,
+    *,
+    exact: bool,
+) -> list[dict[str, object]]:
+    """One block of linked hidden cells at a time, two LPs per cell (``exact``) or per cell
+    whose known values (``low``/``high``, by cell) are still too close: the plain method."""
     rows: list[dict[str, object]] = []
     by_cell: dict[int, list[int]] = {}
     for number, constraint in enumerate(touching):
@@ -278,7 +300,7 @@ def check_recovery(
         system = None
         for i, cell in enumerate(component):
             lo, hi = low[cell], high[cell]
-            if exact_intervals or hi - lo < needed[i]:
+            if exact or hi - lo < needed[i]:
                 system = system or _System.build(component, pub, flag_arr, own, config)
                 try:
                     lo, hi = system.interval(i, cell)
@@ -297,7 +319,213 @@ def check_recovery(
                     "exposed": bool(hi - lo < needed[i]),
                 }
             )
-    return pd.DataFrame(rows, columns=columns).sort_values("cell", ignore_index=True)
+    return rows
+
+
+def _fast_intervals(
+    pub: np.ndarray,
+    flag_arr: np.ndarray,
+    cells: np.ndarray,
+    touching: list[Constraint],
+    config: DisclosureConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inner bounds of each hidden cell's interval and its verdict (the plain method's)."""
+    verdicts = _Verdicts(pub, flag_arr, cells, touching, config)
+    exposed = np.array([verdicts.exposed(int(cell)) for cell in cells], dtype=bool)
+    low, high = verdicts.low.copy(), verdicts.high.copy()
+    high[high >= lp.CAP * (1 - _EPS)] = np.inf  # capped: unbounded in truth
+    return low, high, exposed
+
+
+# Verdicts of blocks already answered, by a digest of the block's LP: the same block comes back
+# in every round and pass of the search and in the audit after it. Pure memoisation (a block's
+# verdict depends on nothing else), bounded so that a long-running process does not grow.
+_KNOWN: dict[tuple[bytes, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_KNOWN_MAX = 50_000
+# Pairs of LPs that push a block's still-narrow cells together before each gets its own.
+_SPREAD_TRIES = 3
+
+
+class _Verdicts:
+    """Which hidden cells a reader can pin down, asked cell by cell, solved block by block.
+
+    The verdict is the plain method's: a cell is exposed exactly when its true interval is too
+    narrow. Each block of linked hidden cells is its own small LP, loaded once: a first pair of
+    vertices (smallest and largest sum) shows most of its cells wide enough, and every further
+    vertex (a cell's own minimum or maximum) widens what is known of the others. A block whose
+    relations contradict each other is relaxed as ``consistent_constraints`` relaxes a reader's
+    view: its equalities become ``total >= parts``, and if even those fail, it has none.
+    """
+
+    def __init__(
+        self,
+        shown: np.ndarray,
+        flags: np.ndarray,
+        cells: np.ndarray,
+        touching: Sequence[Constraint],
+        config: DisclosureConfig,
+    ) -> None:
+        self.flags = np.asarray(flags, dtype=object).copy()
+        self.shown, self.cells, self.config = shown, cells, config
+        self.relations = _relations(touching)
+        self.lower, self.upper = _bounds(cells, self.flags, config)
+        self.system = lp.build(
+            self.relations,
+            np.ones(self.relations.count, dtype=bool),
+            cells,
+            shown,
+            self.flags == NOT_AVAILABLE,
+            self.lower,
+            self.upper,
+        )
+        self.block = lp.blocks_of(
+            cells, self.relations, np.ones(self.relations.count, dtype=bool), len(shown)
+        )
+        self.blocks = lp.Blocks(self.system, self.block)
+        self.position = np.full(len(shown), -1, dtype=np.int64)
+        self.position[cells] = np.arange(len(cells))
+        self.low = np.full(len(cells), np.inf)
+        self.high = np.full(len(cells), -np.inf)
+        self.needed = _min_width_of(cells, self.flags, config)
+        self._solver: dict[int, tuple[lp.BlockLP | None, np.ndarray]] = {}
+        self.verdict = np.full(len(cells), -1, dtype=np.int8)
+        self._left: dict[int, int] = {}
+
+    def exposed(self, cell: int) -> bool:
+        i = int(self.position[cell])
+        block = int(self.block[i])
+        self._open(block)  # may answer the whole block from memory
+        if self.verdict[i] < 0:
+            self.verdict[i] = self._ask(i, block)
+            self._left[block] -= 1
+            if not self._left[block]:
+                self._remember(block)
+        return bool(self.verdict[i])
+
+    def _ask(self, i: int, block: int) -> bool:
+        solver, members = self._open(block)
+        if solver is None or self._wide(i):
+            return False
+        cost = np.zeros(len(members))
+        local = int(np.searchsorted(members, i))
+        for sign in (1.0, -1.0):
+            cost[local] = sign
+            self._record(members, solver.minimise(cost))
+            if self._wide(i):
+                return False
+        return True
+
+    def _wide(self, i: int) -> bool:
+        return bool(self.high[i] - self.low[i] >= self.needed[i])
+
+    def _record(self, members: np.ndarray, point: np.ndarray | None) -> None:
+        if point is None:
+            raise DisclosureError(
+                f"the constraints around cell {int(self.cells[members[0]])} have no solution; "
+                "the table is not consistent with its totals",
+                cell=int(self.cells[members[0]]),
+            )
+        self.low[members] = np.minimum(self.low[members], point)
+        self.high[members] = np.maximum(self.high[members], point)
+
+    def _key(self, block: int) -> tuple[bytes, bytes]:
+        members = self.blocks.variables(block)
+        return self.blocks.signature(block), self.needed[members].tobytes()
+
+    def _remember(self, block: int) -> None:
+        if len(_KNOWN) >= _KNOWN_MAX:
+            _KNOWN.clear()
+        members = self.blocks.variables(block)
+        _KNOWN[self._key(block)] = (
+            self.verdict[members].copy(),
+            self.low[members].copy(),
+            self.high[members].copy(),
+        )
+
+    def _open(self, block: int) -> tuple[lp.BlockLP | None, np.ndarray]:
+        if block in self._solver:
+            return self._solver[block]
+        members = self.blocks.variables(block)
+        self._left[block] = len(members)
+        known = _KNOWN.get(self._key(block))
+        if known is not None:
+            # The same block was answered before (an earlier round, pass or table).
+            self.verdict[members], self.low[members], self.high[members] = known
+            self._left[block] = 0
+            self._solver[block] = (None, members)
+            return None, members
+        solver: lp.BlockLP | None = self.blocks.lp(block)
+        ones = np.ones(len(members))
+        point = solver.minimise(ones)
+        if point is None:
+            solver = self._relaxed(members)
+            point = None if solver is None else solver.minimise(ones)
+        if solver is not None:
+            self._record(members, point)
+            self._record(members, solver.minimise(-ones))
+            self._spread(solver, members)
+        self._solver[block] = (solver, members)
+        return solver, members
+
+    def _spread(self, solver: lp.BlockLP, members: np.ndarray) -> None:
+        """Push the cells still too narrow up and down together, a few times.
+
+        Most of them are merely not moved by the vertices found so far; a pair of LPs over all
+        of them is cheaper than two for each. Only what is left gets its own LPs.
+        """
+        weights_of = np.random.default_rng(len(members))
+        for _ in range(_SPREAD_TRIES):
+            close = (self.high[members] - self.low[members]) < self.needed[members]
+            if close.sum() < 2:
+                return
+            weights = weights_of.uniform(0.5, 1.5, size=len(members)) * close
+            before = int(close.sum())
+            self._record(members, solver.minimise(weights))
+            self._record(members, solver.minimise(-weights))
+            if (
+                int(((self.high[members] - self.low[members]) < self.needed[members]).sum())
+                == before
+            ):
+                return  # the rest are (nearly) pinned: their own LPs will tell
+
+    def _relaxed(self, members: np.ndarray) -> lp.BlockLP | None:
+        """The block with ``total >= parts`` for its relations; None when even that fails."""
+        own = np.zeros(self.relations.count, dtype=bool)
+        inside = np.zeros(len(self.shown), dtype=bool)
+        inside[self.cells[members]] = True
+        own[self.relations.number[inside[self.relations.cell]]] = True
+        loose = lp.Relations(
+            self.relations.number,
+            self.relations.cell,
+            self.relations.sign,
+            np.zeros(self.relations.count, dtype=bool),
+            self.relations.count,
+        )
+        system = lp.build(
+            loose,
+            own,
+            self.cells[members],
+            self.shown,
+            self.flags == NOT_AVAILABLE,
+            self.lower[members],
+            self.upper[members],
+        )
+        solver = lp.Blocks(system, np.zeros(len(members), dtype=np.int64)).lp(0)
+        return solver if solver.minimise(np.zeros(len(members))) is not None else None
+
+
+def _relations(constraints: Sequence[Constraint]) -> lp.Relations:
+    return lp.Relations.of([(c.total, c.parts, c.exact) for c in constraints])
+
+
+def _bounds(
+    cells: np.ndarray, flags: np.ndarray, config: DisclosureConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """What a reader knows of each hidden cell: ``<5`` is ``[0 or 1, 4]``, ``x`` is ``[0, inf)``."""
+    primary = flags[cells] == SUPPRESSED_PRIMARY
+    lower = np.where(primary, config.primary_lower_bound, 0.0)
+    upper = np.where(primary, config.threshold - 1.0, np.inf)
+    return lower, upper
 
 
 def _relaxed(
@@ -329,14 +557,6 @@ def _components(hidden: Sequence[int], constraints: Sequence[Constraint]) -> lis
     for cell in parent:
         groups.setdefault(find(cell), []).append(cell)
     return [sorted(cells) for cells in groups.values()]
-
-
-# Caps the unbounded cells while looking for feasible points: a capped point is still feasible.
-_CAP = 1e7
-# Random directions (and their opposites) tried before any cell gets its own two LPs.
-_DIRECTIONS = 2
-# Rounds of pushing the still-narrow cells together before each gets its own LPs.
-_BATCH_TRIES = 6
 
 
 class _Rows:
@@ -430,29 +650,6 @@ class _System:
             )
         return float(result.fun)
 
-    def points(self, objectives: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Feasible vertices for the given objectives (unbounded cells capped)."""
-        capped = [(lo, _CAP if hi is None else hi) for lo, hi in self.bounds]
-        found = []
-        for objective in objectives:
-            result = self._solve(objective, capped)
-            if result.status == 0:
-                found.append(result.x)
-        return found
-
-    def feasible_points(self) -> list[np.ndarray]:
-        """Vertices for the objectives +-sum and +- a few fixed pseudo-random directions."""
-        n = len(self.bounds)
-        capped = [(lo, _CAP if hi is None else hi) for lo, hi in self.bounds]
-        directions = np.random.default_rng(n).uniform(-1.0, 1.0, size=(_DIRECTIONS, n))
-        objectives = [np.ones(n), -np.ones(n), *directions, *(-directions)]
-        points = []
-        for objective in objectives:
-            result = self._solve(objective, capped)
-            if result.status == 0:
-                points.append(result.x)
-        return points
-
 
 def _touches_not_available(constraint: Constraint, flags: np.ndarray) -> bool:
     return any(flags[m] == NOT_AVAILABLE for m in constraint.members)
@@ -504,24 +701,63 @@ def secondary_suppression(
         }
         return sorted(cells, key=rank)
 
+    # Blocks of cells linked by relations are protected independently (the search never
+    # reaches across them), so a block is searched only while it holds something to protect,
+    # and only until the checker exposes nothing in it: each round solves the blocks still
+    # open, all at once.
+    relations = _relations(constraints)
+    block = lp.blocks_of(np.arange(len(v)), relations, np.ones(relations.count, dtype=bool), len(v))
+    open_blocks = set(block[np.isin(out, SUPPRESSED)].tolist())
+    active = [c for c in constraints if block[c.total] in open_blocks]
     for _ in range(max_rounds):
-        _pair_up(out, constraints, candidates)
-        audit = check_recovery(
-            np.where(np.isin(out, SUPPRESSED), np.nan, v),
-            out,
-            constraints,
-            config,
-            exact_intervals=False,
-        )
-        exposed = audit.loc[audit["exposed"], "cell"].tolist()
+        _pair_up(out, active, candidates)
+        exposed, widened = _audit_and_widen(v, out, active, by_cell, candidates, config)
         if not exposed:
             return out
-        if not _widen(exposed, out, by_cell, candidates, constraints):
+        if not widened:
             raise DisclosureError(
                 f"cannot protect cell {exposed[0]}: every cell linked to it is already hidden",
                 cell=exposed[0],
             )
+        still = set(block[exposed].tolist())
+        active = [c for c in active if block[c.total] in still]
     raise DisclosureError("secondary suppression did not converge")
+
+
+def _audit_and_widen(
+    values: np.ndarray,
+    out: np.ndarray,
+    constraints: Sequence[Constraint],
+    by_cell: dict[int, list[Constraint]],
+    candidates,
+    config: DisclosureConfig,
+) -> tuple[list[int], bool]:
+    """One round: the checker's exposed cells, each widened as ``_widen`` does.
+
+    A cell next to one widened earlier in the round is skipped whatever its verdict, so its
+    verdict is never asked: the cells are asked in order, against the flags the round began
+    with, and widened as they come. Returns the exposed cells found and whether any was
+    widened (when none was, every cell was asked).
+    """
+    is_hidden = np.isin(out, SUPPRESSED)
+    touching = [c for c in constraints if any(is_hidden[m] for m in c.members)]
+    if not touching:
+        return [], False
+    members = np.unique(np.fromiter((m for c in touching for m in c.members), dtype=np.int64))
+    cells = members[is_hidden[members]]
+    shown = np.where(is_hidden, np.nan, values)
+    verdicts = _Verdicts(shown, out, cells, touching, config)
+    exposed: list[int] = []
+    done: set[int] = set()
+    widened = False
+    for cell in cells.tolist():
+        if cell in done or not verdicts.exposed(cell):
+            continue
+        exposed.append(cell)
+        if _widen_one(cell, out, by_cell, candidates):
+            done.update(m for c in by_cell.get(cell, []) for m in c.members)
+            widened = True
+    return exposed, widened
 
 
 def _pair_up(out: np.ndarray, constraints: Sequence[Constraint], candidates) -> None:
@@ -718,35 +954,74 @@ def consistent_constraints(
     shown = np.where(unknown, np.nan, values)
     check_flags = np.where(unknown, flags, OBSERVED).astype(object)
     check_flags[np.isnan(values) & ~unknown] = NOT_AVAILABLE
-    cells = [int(c) for c in np.flatnonzero(unknown)]
+    cells = np.flatnonzero(unknown)
     out = list(constraints)
-    by_cell: dict[int, list[int]] = {}
-    for number, constraint in enumerate(out):
-        for member in constraint.members:
-            by_cell.setdefault(member, []).append(number)
-    linked = [c for c in out if any(unknown[m] for m in c.members)]
+    relations = _relations(out)
+    linked = np.bincount(
+        relations.number[unknown[relations.cell]], minlength=relations.count
+    ).astype(bool)
+    missing = check_flags == NOT_AVAILABLE
+    lower, upper = _bounds(cells, check_flags, config)
     if hidden is not None:
         # A reader's view is checked block by block only when the whole of it has no solution.
-        whole = _System.build(cells, shown, check_flags, linked, config)
-        if whole._solve(np.zeros(len(cells)), whole.bounds).status == 0:
+        whole = lp.build(relations, linked, cells, shown, missing, lower, upper)
+        if whole.solve(np.zeros(len(cells))).status == 0:
             return list(constraints)
-    for block in _components(cells, linked):
-        numbers = sorted({n for cell in block for n in by_cell.get(cell, ())})
-        own = [out[n] for n in numbers]
-        if hidden is None and (len(own) < 2 or not any(c.exact for c in own)):
-            continue  # one relation alone was checked when it was made (not a reader's)
-        system = _System.build(block, shown, check_flags, own, config)
-        if system._solve(np.zeros(len(block)), system.bounds).status == 0:
-            continue
-        for n in numbers:
-            if any(unknown[m] for m in out[n].members):
-                out[n] = Constraint(out[n].total, out[n].parts, exact=False)
-        relaxed = _System.build(block, shown, check_flags, [out[n] for n in numbers], config)
-        if relaxed._solve(np.zeros(len(block)), relaxed.bounds).status != 0:
-            for n in numbers:
-                if any(unknown[m] for m in out[n].members):
-                    out[n] = Constraint(out[n].total, (), exact=False)  # no relation left
+    block_of_cell = np.full(len(values), -1, dtype=np.int64)
+    block_of_cell[cells] = lp.blocks_of(cells, relations, linked, len(values))
+    block_of_relation = np.full(relations.count, -1, dtype=np.int64)
+    members = unknown[relations.cell] & linked[relations.number]
+    block_of_relation[relations.number[members]] = block_of_cell[relations.cell[members]]
+    n_blocks = int(block_of_cell.max()) + 1
+    if hidden is None:
+        # One relation alone was checked when it was made (not a reader's).
+        in_block = np.bincount(block_of_relation[linked], minlength=n_blocks)
+        exact_in = np.bincount(block_of_relation[linked & relations.exact], minlength=n_blocks)
+        checked = (in_block >= 2) & (exact_in > 0)
+    else:
+        checked = np.ones(n_blocks, dtype=bool)
+    use = linked & checked[np.maximum(block_of_relation, 0)]
+    if not use.any():
+        return out
+    block_of_var = block_of_cell[cells]
+    bad = _blocks_without_solution(
+        lp.build(relations, use, cells, shown, missing, lower, upper),
+        block_of_var,
+        np.flatnonzero(checked),
+    )
+    if not len(bad):
+        return out
+    relax = use & np.isin(block_of_relation, bad)
+    for n in np.flatnonzero(relax):
+        out[n] = Constraint(out[n].total, out[n].parts, exact=False)
+    loose = lp.Relations(
+        relations.number,
+        relations.cell,
+        relations.sign,
+        relations.exact & ~relax,
+        relations.count,
+    )
+    still = _blocks_without_solution(
+        lp.build(loose, relax, cells, shown, missing, lower, upper), block_of_var, bad
+    )
+    for n in np.flatnonzero(relax & np.isin(block_of_relation, still)):
+        out[n] = Constraint(out[n].total, (), exact=False)  # no relation left
     return [c for c in out if c.parts]
+
+
+def _blocks_without_solution(
+    system: lp.System, block_of_var: np.ndarray, asked: np.ndarray
+) -> np.ndarray:
+    """Those of the ``asked`` blocks whose own relations have no solution (an LP each)."""
+    blocks = lp.Blocks(system, block_of_var)
+    return np.array(
+        [
+            b
+            for b in asked.tolist()
+            if blocks.lp(b).minimise(np.zeros(len(blocks.variables(b)))) is None
+        ],
+        dtype=np.int64,
+    )
 
 
 def with_flags(
