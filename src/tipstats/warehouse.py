@@ -337,7 +337,9 @@ def remove_orphan_parts(home: Home) -> list[Path]:
     """
     if not home.raw.is_dir():
         return []
-    orphans = sorted(home.raw.glob(f"*{PART_SUFFIX}")) + sorted(home.raw.glob(f".*{PART_SUFFIX}"))
+    # one pass over the folder (it holds every file ever received), not a glob per pattern
+    with os.scandir(home.raw) as entries:
+        orphans = sorted(Path(e.path) for e in entries if e.name.endswith(PART_SUFFIX))
     for orphan in orphans:
         orphan.unlink(missing_ok=True)
     return orphans
