@@ -394,31 +394,14 @@ def duplicated_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
     key = np.zeros(len(frame), dtype=np.int64)
     size = 1
     for column in columns:
-        codes, n = _equality_codes(frame[column])
-        n = max(n, 1)
+        codes, uniques = pd.factorize(frame[column], use_na_sentinel=False)
+        n = max(len(uniques), 1)
         if size * n >= 2**62:  # renumber before the product could overflow
             key, found = pd.factorize(key)
             size = max(len(found), 1)
         key = key * n + codes
         size *= n
     return pd.Series(key, index=frame.index).duplicated(keep=False)
-
-
-def _equality_codes(values: pd.Series) -> tuple[np.ndarray, int]:
-    """One integer per cell, equal where the cells are (nulls equal to nulls), and how many
-    there are. Text in arrow memory is dictionary-encoded by pyarrow directly: pandas'
-    factorize does the same plus conversions that cost more than the encoding."""
-    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
-        import pyarrow as pa
-
-        cells = pa.array(values.array)
-        if isinstance(cells, pa.ChunkedArray):  # one dictionary for all the chunks
-            cells = cells.combine_chunks()
-        encoded = cells.dictionary_encode(null_encoding="encode")
-        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        return codes, len(encoded.dictionary)
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return codes, len(uniques)
 
 
 def _keep_first(repeats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -1,4 +1,4 @@
-"""The shortcuts of code_frame and duplicated_keys give what the plain computations give."""
+"""code_frame's shortcuts and duplicated_keys give what the plain computations give."""
 
 from __future__ import annotations
 
