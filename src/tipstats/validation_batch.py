@@ -97,28 +97,44 @@ def validate_batch(
         except Exception:  # noqa: BLE001  the pass must never cost a file its report: alone
             continue
         passes.append(found)
-    stacked = _Stacked.combine(passes)
+    try:
+        stacked = _Stacked.combine(passes)
+        observations = stacked.observations_per_file()
+    except Exception:  # noqa: BLE001  as above: every file validated alone
+        stacked, observations = _Stacked.combine([]), {}
     outcomes: list[Outcome | None] = [None] * n
-    observations = stacked.observations_per_file()
+    # the observations each file loads into the history of the later files of its country
     loads: dict[int, pd.DataFrame] = {
-        i: obs for i, obs in observations.items() if stacked.accepted.get(i) and len(obs)
+        i: obs
+        for i, obs in observations.items()
+        if stacked.accepted.get(i) and len(obs) and not stacked.repeated.get(i, False)
     }
-    loads = {i: obs for i, obs in loads.items() if not stacked.repeated.get(i, False)}
-    for i in range(n):
-        if i in stacked.files:
-            continue
+
+    def alone(i: int) -> None:
         try:
             mine = None if history is None else _history_at(i, countries, history, loads)
             outcomes[i] = report = validation.validate(parsed_files[i], codelists, mine)
         except Exception as problem:  # noqa: BLE001  one file's failure is its own outcome
             outcomes[i] = problem
-            continue
+            return
         obs = report.observations
         if report.accepted and obs is not None and len(obs) and not _repeats_a_cell(obs):
             loads[i] = obs
+
+    for i in range(n):
+        if i not in stacked.files:
+            alone(i)
     if stacked.files:
-        plausible = empty_report() if history is None else _plausibility(stacked, history, loads)
-        for i, report in stacked.reports(plausible, parsed_files, observations).items():
+        try:
+            plausible = (
+                empty_report() if history is None else _plausibility(stacked, history, loads)
+            )
+            reports = stacked.reports(plausible, parsed_files, observations)
+        except Exception:  # noqa: BLE001  as above: these files validated alone, in order
+            reports = {}
+            for i in sorted(stacked.files):
+                alone(i)
+        for i, report in reports.items():
             outcomes[i] = report
     return [outcome for outcome in outcomes if outcome is not None]
 

@@ -205,3 +205,19 @@ def test_chain_groups_pack_whole_chains_in_file_order() -> None:
     assert groups[0] == [1, 4, 5]
     assert all(len(group) <= 3 for group in groups)
     assert len(checking.chain_groups(countries, 100)) == 1
+
+
+@pytest.mark.parametrize("step", ["_first_pass", "_plausibility"])
+def test_a_failing_stacked_pass_costs_no_file_its_report(
+    generated, codelists, monkeypatch, step: str
+) -> None:
+    from tipstats import validation_batch
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the stacked pass")
+
+    batch = generated[:6]
+    history = history_from(generated[:1], codelists)
+    reference = one_by_one(batch, codelists, history)
+    monkeypatch.setattr(validation_batch, step, broken)
+    assert_same(validate_batch(batch, codelists, history), reference)
