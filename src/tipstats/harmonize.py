@@ -17,6 +17,7 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from tipstats import columns as C
 from tipstats.codelists import CodeLists
@@ -116,9 +117,16 @@ def _classify_factor(factor: Factor, index: pd.Index) -> pd.DataFrame:
     codes, uniques = factor
     dots_are_thousands = any(_DOT_THOUSANDS_MANY.fullmatch(str(v)) for v in uniques)
     parsed = [_classify_one(str(value), dots_are_thousands) for value in uniques]
-    kinds = np.array([kind for kind, _ in parsed], dtype=object)
     numbers = pd.array([number for _, number in parsed], dtype="Int64")
-    return pd.DataFrame({"kind": kinds[codes], "value": numbers.take(codes)}, index=index)
+    if len(codes):
+        # the kinds gathered in arrow memory: the text column pandas would infer, made directly
+        kinds = pd.arrays.ArrowStringArray(
+            pa.array([kind for kind, _ in parsed], type=pa.large_string()).take(codes),
+            dtype=pd.StringDtype("pyarrow", na_value=np.nan),
+        )
+    else:
+        kinds = np.array([], dtype=object)
+    return pd.DataFrame({"kind": kinds, "value": numbers.take(codes)}, index=index)
 
 
 def parse_years(text: pd.Series, *, cleaned: bool = False) -> pd.Series:
@@ -215,7 +223,22 @@ def _lookup(
     """The code of every cell, resolved once per distinct text and spread by position."""
     positions, uniques = factor if factor is not None else pd.factorize(text, use_na_sentinel=False)
     found = [resolve(value) if value != "" else None for value in uniques]
+    if _in_arrow(text) and all(code == value for code, value in zip(found, uniques, strict=True)):
+        # every text is its own code (a file written in codes): the column is the codes, copied
+        # in one piece instead of gathered text by text (and in one chunk, as a gathered column
+        # is: grouping a column of many chunks, a frame concatenated from many, is slow)
+        cells = pa.array(text.array)
+        if isinstance(cells, pa.ChunkedArray):
+            cells = cells.combine_chunks()
+        return pd.Series(pd.arrays.ArrowStringArray(cells, dtype=_CODES), index=text.index)
     return pd.Series(pd.array(found, dtype="string").take(positions), index=text.index)
+
+
+_CODES = pd.StringDtype("pyarrow", na_value=pd.NA)  # the dtype of the code columns ("string")
+
+
+def _in_arrow(column: pd.Series) -> bool:
+    return isinstance(column.dtype, pd.StringDtype) and column.dtype.storage == "pyarrow"
 
 
 # --- the harmonized observation -----------------------------------------------------------------

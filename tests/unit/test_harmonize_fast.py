@@ -108,3 +108,29 @@ def test_harmonize_of_generated_files_with_repeated_rows(codelists, tmp_path) ->
     pd.testing.assert_frame_equal(obs_arrow, obs_plain)
     pd.testing.assert_frame_equal(report_arrow, report_plain)
     assert (report_arrow["rule_id"] == "harmonize.duplicates_repeated").sum() == 5
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", "object"])
+@pytest.mark.parametrize("written", ["codes", "labels"])
+def test_codes_equal_a_lookup_cell_by_cell(codelists, tmp_path, dtype: str, written: str) -> None:
+    """A file written in codes takes the shortcut (each text its own code), one written in
+    labels the gathering; either way, every cell's code is its own lookup."""
+    language = "en" if written == "codes" else "fr"
+    path = generate_sample_files(tmp_path, 2, [2022], seed=4, language=language).paths[0]
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False).astype(dtype)
+    if written == "codes":
+        frame.loc[3, C.SEX] = "female"  # one label among codes: no shortcut for sex
+    frame.columns = list(C.TEMPLATE_COLUMNS)
+    coded = code_frame(frame, codelists)
+    expected_country = [codelists.country_iso3(v) if v else None for v in coded.text[C.COUNTRY]]
+    assert coded.codes[C.COUNTRY].tolist() == [pd.NA if v is None else v for v in expected_country]
+    for dimension in C.CODED_DIMENSIONS:
+        expected = pd.Series(
+            [codelists.lookup(dimension, v) if v else None for v in coded.text[dimension]],
+            dtype="string",
+        )
+        pd.testing.assert_series_equal(coded.codes[dimension], expected, check_names=False)
+    if written == "codes":
+        assert coded.codes[C.SEX].iloc[3] == "F"
+    else:
+        assert (coded.text[C.SEX] != coded.codes[C.SEX]).any()  # labels were translated
