@@ -152,6 +152,7 @@ def test_generated_chains_with_resubmissions_rejections_and_warnings(
     assert_same(validate_batch(batch, codelists, None), one_by_one(batch, codelists, None))
 
 
+@pytest.mark.slow  # reads every fixture, including 50 MB of junk, and validates each twice
 def test_every_readable_fixture_in_one_batch(generated, codelists) -> None:
     paths = sorted((FIXTURES / "good").iterdir()) + sorted((FIXTURES / "bad").iterdir())
     readable = [p for p in (checking.read_file(path)[0] for path in paths) if p is not None]
