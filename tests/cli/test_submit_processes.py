@@ -176,3 +176,77 @@ def test_kill_9_during_a_batch_keeps_the_files_before_and_a_rerun_completes(
         countries = con.execute("select distinct country from current_observations").fetchall()
     assert sorted(c[0] for c in countries) == ["CAN", "MEX", "PER"]
     assert not list((home / "raw").glob("*.part")) and not list((home / "raw").glob(".*.part"))
+
+
+def whole_or_absent(database: Path) -> tuple[int, int]:
+    """Every submission in the log has all its cells and only its cells; no cell lacks its
+    submission. Returns (submissions, observations)."""
+    with duckdb.connect(str(database)) as con:  # read-write: replays what a kill left in the WAL
+        partial = con.execute(
+            "select s.submission_id, s.status, s.n_cells, count(o.submission_id) as found "
+            "from submissions s left join observations o using (submission_id) "
+            "group by all having found <> case when s.status = 'rejected' then 0 "
+            "else s.n_cells end"
+        ).fetchall()
+        orphans = con.execute(
+            "select count(*) from observations o anti join submissions s using (submission_id)"
+        ).fetchone()[0]
+        sizes = (
+            con.execute("select count(*) from submissions").fetchone()[0],
+            con.execute("select count(*) from observations").fetchone()[0],
+        )
+    assert partial == [] and orphans == 0, (partial, orphans)
+    return sizes
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_of_a_folder_submit_leaves_whole_submissions(
+    tmp_path: Path,
+) -> None:
+    import random
+
+    home = tmp_path / "home"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    made = 0
+
+    def add_files(count: int) -> None:  # new content each time: resubmissions of the countries
+        nonlocal made
+        for _ in range(count):
+            iso3 = COUNTRIES[made % len(COUNTRIES)]
+            path = country_file(folder, iso3, total=100 + made)
+            path.rename(folder / f"{made:02d}_{path.name}")
+            made += 1
+
+    add_files(8)
+    # how long a whole run takes here, so that kills fall anywhere in it, storing included
+    start = time.monotonic()
+    calibration = tipstats("submit", str(folder), "--workers", "1", "--home", str(tmp_path / "c"))
+    assert calibration.wait(180) == 0, calibration.stderr.read()
+    duration = time.monotonic() - start
+
+    database = home / "warehouse" / "tipstats.duckdb"
+    draw = random.Random(8)
+    killed = 0
+    for _ in range(6):
+        add_files(2)
+        victim = tipstats("submit", str(folder), "--workers", "1", "--home", str(home))
+        time.sleep(draw.uniform(0.2, 1.2 * duration))
+        if victim.poll() is None:
+            os.kill(victim.pid, signal.SIGKILL)
+            killed += 1
+        victim.wait(60)
+        if database.exists():
+            whole_or_absent(database)
+    assert killed >= 2  # most trials were cut short somewhere
+
+    rerun = tipstats("submit", str(folder), "--workers", "1", "--home", str(home))
+    assert rerun.wait(180) == 0, rerun.stderr.read()
+    assert whole_or_absent(database) == (made, 3 * made)
+    with duckdb.connect(str(database), read_only=True) as con:
+        current = con.execute(
+            "select country, value from current_observations where sex = '_T' order by 1"
+        ).fetchall()
+    # each country's last file is its current one, whatever the kills interrupted
+    last = {COUNTRIES[n % len(COUNTRIES)]: 100 + n for n in range(made)}
+    assert current == sorted(last.items())
