@@ -186,7 +186,7 @@ def _template_text(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, Factor]
     out, factors = {}, {}
     for column in C.TEMPLATE_COLUMNS:
         if column in frame.columns:
-            out[column], factors[column] = clean_text_factors(frame[column])
+            out[column], factors[column] = clean_text_factors(_in_one_chunk(frame[column]))
         else:
             out[column] = pd.Series("", index=frame.index, dtype=object)
             factors[column] = (np.zeros(len(frame), dtype=np.intp), np.array([""], dtype=object))
@@ -235,6 +235,21 @@ def _lookup(
 
 
 _CODES = pd.StringDtype("pyarrow", na_value=pd.NA)  # the dtype of the code columns ("string")
+
+
+def _in_one_chunk(column: pd.Series) -> pd.Series:
+    """The column with its arrow memory in one piece when it is in many (a frame concatenated
+    from many files): factorizing and grouping cost per chunk. The same texts either way."""
+    if not _in_arrow(column):
+        return column
+    cells = pa.array(column.array)
+    if not isinstance(cells, pa.ChunkedArray) or cells.num_chunks <= _FEW_CHUNKS:
+        return column
+    combined = pd.arrays.ArrowStringArray(cells.combine_chunks(), dtype=column.dtype)
+    return pd.Series(combined, index=column.index, name=column.name)
+
+
+_FEW_CHUNKS = 16  # a file read by pyarrow comes in a chunk per 8 MB
 
 
 def _in_arrow(column: pd.Series) -> bool:

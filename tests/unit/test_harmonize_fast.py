@@ -134,3 +134,24 @@ def test_codes_equal_a_lookup_cell_by_cell(codelists, tmp_path, dtype: str, writ
         assert coded.codes[C.SEX].iloc[3] == "F"
     else:
         assert (coded.text[C.SEX] != coded.codes[C.SEX]).any()  # labels were translated
+
+
+def n_chunks(column: pd.Series) -> int:
+    cells = pa.array(column.array)
+    return cells.num_chunks if isinstance(cells, pa.ChunkedArray) else 1
+
+
+@pytest.mark.parametrize("dtype", ["str", "string"])
+def test_a_frame_in_many_chunks_is_coded_as_in_one(codelists, dtype: str) -> None:
+    pieces = pd.concat([messy_frame(dtype)] * 40, ignore_index=True)
+    cells = {c: [None if pd.isna(v) else v for v in pieces[c].tolist()] for c in pieces.columns}
+    many = pd.DataFrame({column: chunked(values, dtype) for column, values in cells.items()})
+    one = pd.DataFrame({column: pd.Series(values, dtype=dtype) for column, values in cells.items()})
+    assert n_chunks(many[C.VALUE]) > 16 and n_chunks(one[C.VALUE]) == 1
+    pd.testing.assert_frame_equal(many, one)
+    coded_many, coded_one = code_frame(many, codelists), code_frame(one, codelists)
+    pd.testing.assert_frame_equal(coded_many.text, coded_one.text)
+    pd.testing.assert_frame_equal(coded_many.codes, coded_one.codes)
+    for column, (positions, texts) in coded_one.factors.items():
+        np.testing.assert_array_equal(coded_many.factors[column][0], positions)
+        assert list(coded_many.factors[column][1]) == list(texts)
