@@ -13,6 +13,7 @@ set-up of a world-sized table in milliseconds.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -166,6 +167,24 @@ except ImportError:  # pragma: no cover - a scipy without it: linprog per LP, sl
     _highs = None
 
 
+@dataclass(frozen=True)
+class Columnwise:
+    """A sparse matrix as HiGHS takes it: column starts, row indices, values."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    def tocsr(self) -> sparse.csr_matrix:
+        return sparse.csc_matrix((self.data, self.indices, self.indptr), shape=self.shape).tocsr()
+
+
+# One HiGHS instance per thread for all blocks (creating one costs more than a small LP): it
+# keeps the block solved last, so the LPs of one block in a row start from its last basis.
+_LOCAL = threading.local()
+
+
 class BlockLP:
     """One block's system, loaded once and re-solved for each objective (warm start).
 
@@ -174,7 +193,7 @@ class BlockLP:
 
     def __init__(
         self,
-        a: sparse.csc_matrix,
+        a: Columnwise,
         row_lower: np.ndarray,
         row_upper: np.ndarray,
         lower: np.ndarray,
@@ -183,14 +202,8 @@ class BlockLP:
         self.size = a.shape[1]
         self.a, self.row_lower, self.row_upper = a, row_lower, row_upper
         self.lower, self.upper = lower, np.minimum(upper, CAP)
-        self._model = None
+        self._lp = None
         if _highs is not None:
-            model = _highs._Highs()
-            model.setOptionValue("output_flag", False)
-            # Tiny LPs re-solved after a cost change: the last basis stays feasible, so primal
-            # simplex from it beats presolve + dual simplex from scratch.
-            model.setOptionValue("presolve", "off")
-            model.setOptionValue("simplex_strategy", 4)
             lp = _highs.HighsLp()
             lp.num_col_, lp.num_row_ = a.shape[1], a.shape[0]
             lp.a_matrix_.num_col_, lp.a_matrix_.num_row_ = a.shape[1], a.shape[0]
@@ -201,18 +214,35 @@ class BlockLP:
             lp.col_cost_ = np.zeros(a.shape[1])
             lp.col_lower_, lp.col_upper_ = self.lower, self.upper
             lp.row_lower_, lp.row_upper_ = row_lower, row_upper
-            if model.passModel(lp) != _highs.HighsStatus.kError:
-                self._model = model
-                self._columns = np.arange(a.shape[1], dtype=np.int32)
+            self._lp = lp
+            self._columns = np.arange(a.shape[1], dtype=np.int32)
+
+    def _loaded(self):
+        """The solver, holding this block (loading it if another block was solved last)."""
+        if getattr(_LOCAL, "owner", None) is not self:
+            if getattr(_LOCAL, "model", None) is None:
+                model = _highs._Highs()
+                model.setOptionValue("output_flag", False)
+                # Tiny LPs re-solved after a cost change: the last basis stays feasible, so
+                # primal simplex from it beats presolve + dual simplex from scratch.
+                model.setOptionValue("presolve", "off")
+                model.setOptionValue("simplex_strategy", 4)
+                _LOCAL.model = model
+            _LOCAL.owner = None
+            if _LOCAL.model.passModel(self._lp) == _highs.HighsStatus.kError:
+                return None
+            _LOCAL.owner = self
+        return _LOCAL.model
 
     def minimise(self, cost: np.ndarray) -> np.ndarray | None:
         """A minimising vertex, or None when the block has no solution."""
-        if self._model is not None:
-            self._model.changeColsCost(self.size, self._columns, cost)
-            self._model.run()
-            status = self._model.getModelStatus()
+        model = self._loaded() if self._lp is not None else None
+        if model is not None:
+            model.changeColsCost(self.size, self._columns, cost)
+            model.run()
+            status = model.getModelStatus()
             if status == _highs.HighsModelStatus.kOptimal:
-                return np.array(self._model.getSolution().col_value)
+                return np.array(model.getSolution().col_value)
             if status in (
                 _highs.HighsModelStatus.kInfeasible,
                 _highs.HighsModelStatus.kUnboundedOrInfeasible,  # every cell is boxed
@@ -299,8 +329,17 @@ class Blocks:
         local_row[rows] = np.arange(len(rows))
         lo, hi = self._entry_starts[block], self._entry_starts[block + 1]
         row, col, data = (part[lo:hi] for part in self._entries)
-        a = sparse.csc_matrix(
-            (data, (local_row[row], self._local[col])), shape=(len(rows), len(columns))
+        # Entries come sorted by column, then row: the column-wise arrays directly, without a
+        # scipy matrix per block (its checks cost more than the small LP itself).
+        keep = data != 0
+        local_col = self._local[col[keep]]
+        a = Columnwise(
+            np.concatenate([[0], np.cumsum(np.bincount(local_col, minlength=len(columns)))]).astype(
+                np.int32
+            ),
+            local_row[row[keep]].astype(np.int32),
+            data[keep],
+            (len(rows), len(columns)),
         )
         return (
             a,

@@ -18,6 +18,7 @@ XLSX (its document properties) carry the time of the run.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -266,6 +267,8 @@ def _table_summary(table: PublishedTable) -> dict[str, object]:
 
 
 def _label_function(codes: CodeLists):
+    # Charts and profiles ask for the same few labels thousands of times.
+    @functools.cache
     def label_of(dimension: str, code: str) -> str:
         try:
             return codes.label(dimension, code)

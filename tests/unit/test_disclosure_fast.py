@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from tipstats import disclosure
 from tipstats.disclosure import DisclosureConfig, audit, margin_constraints, protect
+from tipstats.errors import TipstatsError
 
 T = "_T"
 
@@ -68,15 +69,20 @@ def country_table(seed: int, countries: int = 3, years: int = 2) -> pd.DataFrame
 
 
 def _protect_both(frame: pd.DataFrame, config: DisclosureConfig, **options):
+    """Both searches' tables, or both searches' errors (a table neither can protect)."""
     dims = ["sex", "age", "exploitation"]
     keys = ["country", "year"]
     censored = frame["status"].eq("C").to_numpy()
-    new = protect(frame, dims, config, keys=keys, censored=censored, **options)
-    old = _previous().protect(frame, dims, config, keys=keys, censored=censored, **options)
-    return new, old
+    outcomes = []
+    for search in (protect, _previous().protect):
+        try:
+            outcomes.append(search(frame, dims, config, keys=keys, censored=censored, **options))
+        except TipstatsError as error:  # the previous module raises its own DisclosureError
+            outcomes.append(pd.DataFrame({"error": [str(error)]}))
+    return outcomes
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize(
     "config",
     [DisclosureConfig(), DisclosureConfig(threshold=3, publish_zero=True)],
@@ -99,7 +105,7 @@ def test_forms_as_at_least_and_withheld_cells_hide_the_same() -> None:
     pd.testing.assert_frame_equal(new, old)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 10_000), st.booleans(), st.integers(3, 6))
 def test_any_generated_table_hides_the_same(seed: int, publish_zero: bool, threshold: int) -> None:
     frame = country_table(seed, countries=1, years=2)
