@@ -14,12 +14,15 @@ cost.
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import math
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,6 +36,7 @@ from tipstats.codelists import CodeLists, load_codelists
 from tipstats.errors import TipstatsError, UnreadableFileError
 from tipstats.home import reference_dir
 from tipstats.readers import ParsedFile, read_submission
+from tipstats.report_frame import empty_report
 from tipstats.reports import ReportPaths, report_stem, write_report
 from tipstats.validation import ValidationReport
 from tipstats.warehouse import canonical_types
@@ -86,11 +90,7 @@ def read_file(path: Path) -> tuple[ParsedFile | None, TipstatsError | None]:
 
 def countries_of(frame: pd.DataFrame, codelists: CodeLists) -> list[str]:
     """ISO3 codes of the countries a parsed file names (what its history is made of)."""
-    if C.COUNTRY not in frame.columns:
-        return []
-    texts = pd.Series(frame[C.COUNTRY].dropna().unique(), dtype="string")
-    codes = codelists.country_iso3_many(texts)
-    return sorted({str(c) for c in codes.dropna()})
+    return validation_batch.countries_of(frame, codelists)
 
 
 def validate_and_report(
@@ -192,38 +192,78 @@ def check_in_pool(
     """Check the files in ``workers`` processes; yield them in the order of ``jobs``.
 
     Reading runs first (it tells which countries each file names); ``history`` is asked once,
-    for every country of the batch, before any file is loaded.
+    for every country of the batch, before any file is loaded. Parsed files stay in the
+    workers: reading sends back only each file's countries (or why it cannot be read), and the
+    worker that validates a group takes its files from what it read itself or reads them again
+    (cheaper than sending each parsed file to the caller and out again). The pool is kept for
+    the next call in this process (see ``shutdown_pool``).
     """
-    pool = ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=_pool_context(),
-        initializer=_start_worker,
-        initargs=(str(reference_dir()),),
-    )
+    pool = _shared_pool(workers)
+    batch = next(_BATCHES)
+    futures: dict[int, Future[_Packed]] = {}
     try:
         chunk = max(1, min(32, len(jobs) // (4 * workers)))
-        reads = list(pool.map(_read_job, jobs, chunksize=chunk))
-        countries = [r[2] for r in reads]
+        reads = list(pool.map(_read_job, [(batch, job) for job in jobs], chunksize=chunk))
+        countries = [found for _, found in reads]
         wanted = sorted({c for found in countries for c in found})
         known = canonical_types(history(wanted)) if wanted else history([])
-        futures: dict[int, Future[list[Checked]]] = {}
         # a few tasks per worker: enough to balance them, few enough that each is one pass
         size = min(GROUP_MAX_FILES, max(1, math.ceil(len(jobs) / (4 * workers))))
         for group in chain_groups(countries, size):
             links = [(jobs[i], *reads[i]) for i in group]
             group_countries = sorted({c for i in group for c in countries[i]})
             future = pool.submit(
-                _check_group, links, history_of(known, group_countries), reports_dir
+                _check_group, batch, links, history_of(known, group_countries), reports_dir
             )
             for i in group:
                 futures[i] = future
         done: dict[int, Checked] = {}
         for i, job in enumerate(jobs):
             if job.index not in done:
-                done.update((c.index, c) for c in futures[i].result())
+                done.update((c.index, c) for c in futures[i].result().unpack())
             yield done.pop(job.index)
-    finally:  # the caller stopped early (an error, an interrupt): drop the chains not started
-        pool.shutdown(wait=True, cancel_futures=True)
+    finally:  # the caller stopped early (an error, an interrupt): drop the groups not started
+        for future in futures.values():
+            future.cancel()
+
+
+_BATCHES = itertools.count(1)  # tells a worker's parsed files of one call from another's
+_POOL_LOCK = threading.Lock()
+_pool: ProcessPoolExecutor | None = None
+_pool_key: tuple[int, str] | None = None
+
+
+def _shared_pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool of ``workers`` processes: started once (a worker takes ~0.75 s to
+    start on a busy machine), started again when the size or reference data asked for changes
+    or a worker died."""
+    global _pool, _pool_key
+    key = (workers, str(reference_dir()))
+    with _POOL_LOCK:
+        if _pool is not None and (_pool_key != key or getattr(_pool, "_broken", False)):
+            _pool.shutdown(wait=True, cancel_futures=True)
+            _pool = None
+        if _pool is None:
+            _pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=_pool_context(),
+                initializer=_start_worker,
+                initargs=(key[1],),
+            )
+            _pool_key = key
+        return _pool
+
+
+def shutdown_pool() -> None:
+    """Stop the pool's workers (at exit; or to give their memory back)."""
+    global _pool, _pool_key
+    with _POOL_LOCK:
+        if _pool is not None:
+            _pool.shutdown(wait=True, cancel_futures=True)
+        _pool, _pool_key = None, None
+
+
+atexit.register(shutdown_pool)
 
 
 def chains(countries: Sequence[Sequence[str]]) -> list[list[int]]:
@@ -282,41 +322,165 @@ def _start_worker(reference: str) -> None:
     os.environ[REFERENCE_ENV] = reference
 
 
-def _read_job(job: Job) -> tuple[ParsedFile | None, TipstatsError | None, list[str]]:
+# files a worker read, kept for the group that validates them: (batch, job index) -> parsed
+_parsed_here: dict[int, ParsedFile] = {}
+_parsed_batch = 0
+_parsed_rows = 0
+CACHE_MAX_ROWS = 2_000_000  # rows of parsed files a worker keeps between reading and checking
+
+
+def _read_job(task: tuple[int, Job]) -> tuple[str | None, list[str]]:
+    """Read one file in a worker: why it cannot be read (or None), and the countries it names.
+    The parsed file stays here for ``_check_group``."""
+    global _parsed_batch, _parsed_rows
+    batch, job = task
+    if batch != _parsed_batch:  # a new call: what the last one left is of no use
+        _parsed_here.clear()
+        _parsed_batch, _parsed_rows = batch, 0
     parsed, unreadable = read_file(job.path)
     if parsed is None:
-        return None, unreadable, []
-    return parsed, unreadable, countries_of(parsed.frame, load_codelists())
+        assert unreadable is not None
+        return _problem(unreadable), []
+    if _parsed_rows + len(parsed.frame) <= CACHE_MAX_ROWS:
+        _parsed_here[job.index] = parsed
+        _parsed_rows += len(parsed.frame)
+    return None, countries_of(parsed.frame, load_codelists())
+
+
+def _problem(unreadable: TipstatsError) -> str:
+    # the exception travels as its text and exit code: what ``Checked`` keeps of it
+    return f"{unreadable.exit_code}\t{unreadable}"
+
+
+def _reread(job: Job, countries: list[str]) -> tuple[ParsedFile | None, Checked | None]:
+    """The parsed file for ``job``: kept from reading it here, or read again (another worker
+    read it). A file that reads differently now was changed while being submitted."""
+    global _parsed_rows
+    parsed = _parsed_here.pop(job.index, None)
+    if parsed is not None:
+        _parsed_rows -= len(parsed.frame)
+        return parsed, None
+    parsed, unreadable = read_file(job.path)
+    if parsed is not None and countries_of(parsed.frame, load_codelists()) == countries:
+        return parsed, None
+    reason = f"{job.path.name}: the file changed while it was being submitted; submit it again"
+    return None, Checked(job.index, job.submission_id, countries, problem=reason)
 
 
 def _check_group(
-    links: list[tuple[Job, ParsedFile | None, TipstatsError | None, list[str]]],
+    batch: int,
+    links: list[tuple[Job, str | None, list[str]]],
     history: pd.DataFrame,
     reports_dir: Path,
-) -> list[Checked]:
+) -> _Packed:
     """Validate a group of whole chains in one pass and write each file's report."""
+    global _parsed_batch, _parsed_rows
     codelists = load_codelists()
-    readable = [link for link in links if link[1] is not None]
-    outcomes = validation_batch.validate_batch(
-        [parsed for _, parsed, _, _ in readable],
-        codelists,
-        history,
-        countries=[countries for _, _, _, countries in readable],
-    )
-    outcome_of = {job.index: outcome for (job, *_), outcome in zip(readable, outcomes, strict=True)}
-    done: list[Checked] = []
-    for job, parsed, unreadable, countries in links:
-        if parsed is None:
-            never_asked = lambda: history  # noqa: E731  an unreadable file has no history
-            done.append(
-                checked_file(job, None, unreadable, countries, never_asked, reports_dir, codelists)
+    if batch != _parsed_batch:  # this worker read none of the call's files
+        _parsed_here.clear()
+        _parsed_batch, _parsed_rows = batch, 0
+    ready: dict[int, Checked] = {}
+    readable: list[tuple[Job, ParsedFile, list[str]]] = []
+    for job, problem, countries in links:
+        if problem is not None:
+            code, text = problem.split("\t", 1)
+            ready[job.index] = Checked(
+                job.index, job.submission_id, countries, problem=text, problem_exit_code=int(code)
             )
             continue
-        outcome = outcome_of[job.index]
+        parsed, changed = _reread(job, countries)
+        if changed is not None:
+            ready[job.index] = changed
+        else:
+            assert parsed is not None
+            readable.append((job, parsed, countries))
+    outcomes = validation_batch.validate_batch(
+        [parsed for _, parsed, _ in readable],
+        codelists,
+        history,
+        countries=[countries for _, _, countries in readable],
+    )
+    for (job, _, countries), outcome in zip(readable, outcomes, strict=True):
         if isinstance(outcome, Exception):
-            done.append(failed(job, countries, outcome))
+            ready[job.index] = failed(job, countries, outcome)
             continue
         stem = f"{job.submission_id:06d}_{report_stem(job.path.name)}"
         paths = write_report(outcome, reports_dir, job.path.name, stem=stem)
-        done.append(Checked(job.index, job.submission_id, countries, report=outcome, paths=paths))
-    return done
+        ready[job.index] = Checked(
+            job.index, job.submission_id, countries, report=outcome, paths=paths
+        )
+    return _Packed.of([ready[job.index] for job, _, _ in links])
+
+
+@dataclass
+class _Packed:
+    """A group's results as they travel back to the caller: the observations of all its files
+    in one frame and the usual empty report table left out. Unpickling hundreds of small frames
+    cost the caller ~1.4 ms a file (holding the GIL its storing thread waits for); one frame and
+    a slice per file cost a fraction of that."""
+
+    checked: list[Checked]
+    observations: pd.DataFrame | None  # the files' observations, stacked in order
+    lengths: list[int | None]  # each file's rows in it; None: kept in its own report
+    empty_tables: list[bool]  # the report table was the empty report
+
+    @classmethod
+    def of(cls, checked: list[Checked]) -> _Packed:
+        frames = [None if c.report is None else c.report.observations for c in checked]
+        shown = [f for f in frames if f is not None]
+        stack = bool(shown) and all(_same_shape(f, shown[0]) for f in shown)
+        empty = [c.report is not None and _is_empty_report(c.report.table) for c in checked]
+        lean = [
+            c
+            if c.report is None
+            else replace(
+                c,
+                report=replace(
+                    c.report,
+                    table=None if blank else c.report.table,
+                    observations=None if stack else c.report.observations,
+                ),
+            )
+            for c, blank in zip(checked, empty, strict=True)
+        ]
+        return cls(
+            checked=lean,
+            observations=pd.concat(shown, ignore_index=True) if stack else None,
+            lengths=[None if f is None or not stack else len(f) for f in frames],
+            empty_tables=empty,
+        )
+
+    def unpack(self) -> list[Checked]:
+        done = []
+        start = 0
+        for c, length, blank in zip(self.checked, self.lengths, self.empty_tables, strict=True):
+            if c.report is None:
+                done.append(c)
+                continue
+            report = c.report
+            if length is not None:
+                assert self.observations is not None
+                rows = self.observations.iloc[start : start + length].reset_index(drop=True)
+                report = replace(report, observations=rows)
+                start += length
+            if blank:
+                report = replace(report, table=_EMPTY_REPORT.copy(deep=False))
+            done.append(replace(c, report=report))
+        return done
+
+
+_EMPTY_REPORT = empty_report()
+
+
+def _same_shape(frame: pd.DataFrame, other: pd.DataFrame) -> bool:
+    return (
+        list(frame.columns) == list(other.columns)
+        and frame.dtypes.equals(other.dtypes)
+        and isinstance(frame.index, pd.RangeIndex)
+        and frame.index.start == 0
+        and frame.index.step == 1
+    )
+
+
+def _is_empty_report(table: pd.DataFrame) -> bool:
+    return table.empty and _same_shape(table, _EMPTY_REPORT) and len(table.index) == 0

@@ -1,0 +1,128 @@
+"""`tipstats submit --workers N FOLDER` into a fresh home, timed with the CPU of every process.
+
+The pool's workers are children of multiprocessing's forkserver, not of the command, so
+``/usr/bin/time`` and ``process_time`` miss them. This script samples ``/proc`` of the whole
+process tree (every 0.1 s) and keeps each process's last seen user + system time: main (the
+command), the forkserver, and the workers (the forkserver's children).
+
+Run trees in turns (``--tree label=path``: that checkout's ``src`` on ``PYTHONPATH``), so that the
+machine's load falls on all of them alike:
+
+    .venv/bin/python bench/bench_pool.py /tmp/h5/world --workers 2 --runs 2 \
+        --tree before=/tmp/h5/base --tree after=.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+CLI = "from tipstats.cli import main; main()"
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, user + system seconds) of a live process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], str]:
+    home = Path(tempfile.mkdtemp(prefix="bench_pool_home_", dir="/tmp/h5"))
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree}"}
+    command = [
+        sys.executable,
+        "-c",
+        CLI,
+        "submit",
+        "--workers",
+        str(workers),
+        "--home",
+        str(home),
+        str(files),
+    ]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    cpu: dict[int, float] = {}
+    parent: dict[int, int] = {}
+    while process.poll() is None:
+        tree_pids = {process.pid}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                found = _stat(int(entry))
+                if found is not None:
+                    parent.setdefault(int(entry), found[0])
+        changed = True
+        while changed:  # descendants of the command
+            changed = False
+            for pid, ppid in parent.items():
+                if ppid in tree_pids and pid not in tree_pids:
+                    tree_pids.add(pid)
+                    changed = True
+        for pid in tree_pids:
+            found = _stat(pid)
+            if found is not None:
+                cpu[pid] = found[1]
+        time.sleep(0.1)
+    wall = time.perf_counter() - start
+    out, err = process.communicate()
+    shutil.rmtree(home, ignore_errors=True)
+    if process.returncode not in (0, 1):
+        raise SystemExit(f"submit failed ({process.returncode}): {err.decode()[-2000:]}")
+    forkservers = {pid for pid in cpu if parent.get(pid) == process.pid}
+    workers_cpu = sum(c for pid, c in cpu.items() if parent.get(pid) in forkservers)
+    return {
+        "wall": wall,
+        "main": cpu.get(process.pid, 0.0),
+        "forkserver": sum(cpu[p] for p in forkservers),
+        "workers": workers_cpu,
+        "total": sum(cpu.values()),
+    }, out.decode().strip().splitlines()[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("files", type=Path)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--tree", action="append", required=True, help="label=checkout")
+    args = parser.parse_args()
+    trees = [(t.split("=", 1)[0], Path(t.split("=", 1)[1]).resolve()) for t in args.tree]
+    found: dict[str, list[dict[str, float]]] = {label: [] for label, _ in trees}
+    for n in range(args.runs):
+        for label, tree in trees:
+            load = os.getloadavg()[0]
+            figures, summary = run_once(tree, args.files, args.workers)
+            found[label].append(figures)
+            print(
+                f"run {n + 1} {label}: load {load:.1f} "
+                + " ".join(f"{k} {v:.1f}" for k, v in figures.items())
+                + f" ({summary})",
+                flush=True,
+            )
+    print("| tree | wall s | main CPU s | forkserver CPU s | workers CPU s | total CPU s |")
+    print("|---|---|---|---|---|---|")
+    for label, runs in found.items():
+        cells = [
+            f"{statistics.median(r[k] for r in runs):.1f} "
+            f"({min(r[k] for r in runs):.1f}-{max(r[k] for r in runs):.1f})"
+            for k in ("wall", "main", "forkserver", "workers", "total")
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
