@@ -28,7 +28,11 @@ from tipstats.errors import TipstatsError
 from tipstats.home import reference_dir
 
 MODEL_LAYERS = ("staging", "intermediate", "marts")
-SCRATCH_SCHEMA = "scratch"
+SCRATCH_SCHEMA = "scratch"  # a schema of that name left by older builds is dropped
+# Models are built in an in-memory database attached under this name, then copied into the
+# warehouse once all audits pass: building them in the warehouse file wrote every table twice.
+SCRATCH_CATALOG = "tipstats_scratch"
+SCRATCH = f"{SCRATCH_CATALOG}.main"
 PUBLISHED_SCHEMA = "main"
 DEFAULT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -114,34 +118,49 @@ def run(
     a model fails or a seed or variable is malformed.
     """
     models = discover(project)
-    chosen = select_models(models, select)
-    con.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade; create schema {SCRATCH_SCHEMA}")
+    catalog = _catalog(con)
+    published = f"{catalog}.{PUBLISHED_SCHEMA}"
+    con.execute(f"drop schema if exists {catalog}.{SCRATCH_SCHEMA} cascade")
+    con.execute(f"detach database if exists {SCRATCH_CATALOG}")
+    con.execute(f"attach ':memory:' as {SCRATCH_CATALOG}")
+    try:
+        return _build(con, models, select_models(models, select), project, reference, published)
+    finally:
+        con.execute(f"use {published}")
+        con.execute(f"detach database if exists {SCRATCH_CATALOG}")
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    models: dict[str, Model],
+    chosen: set[str],
+    project: Path,
+    reference: Path | None,
+    published: str,
+) -> pd.DataFrame:
     set_vars(con, project)
     seeds = _load_seeds(con, project, reference if reference is not None else reference_dir())
     results = []
     for name in build_order(models):
         if name not in chosen:
             # unselected upstream models are read from what is already published
-            if _exists(con, PUBLISHED_SCHEMA, name):
-                con.execute(
-                    f"create view {SCRATCH_SCHEMA}.{name} as "
-                    f"select * from {PUBLISHED_SCHEMA}.{name}"
-                )
+            if _exists(con, published, name):
+                con.execute(f"create view {SCRATCH}.{name} as select * from {published}.{name}")
             continue
         started = time.perf_counter()
-        con.execute(f"set search_path = '{SCRATCH_SCHEMA},{PUBLISHED_SCHEMA}'")
+        con.execute(f"set search_path = '{SCRATCH},{published}'")
         try:
-            con.execute(f"create table {SCRATCH_SCHEMA}.{name} as {models[name].sql}")
+            con.execute(f"create table {SCRATCH}.{name} as {models[name].sql}")
         except duckdb.Error as error:
             raise TipstatsError(
                 f"model {name} ({models[name].path.name}) failed: {error}"
             ) from error
         finally:
-            con.execute(f"set search_path = '{PUBLISHED_SCHEMA}'")
-        n_rows = con.execute(f"select count(*) from {SCRATCH_SCHEMA}.{name}").fetchone()[0]
+            con.execute(f"set search_path = '{published}'")
+        n_rows = con.execute(f"select count(*) from {SCRATCH}.{name}").fetchone()[0]
         results.append((name, n_rows, time.perf_counter() - started, "built"))
-    _audit(con, project)
-    _publish(con, seeds + [r[0] for r in results])
+    _audit(con, project, published)
+    _publish(con, seeds + [r[0] for r in results], published)
     frame = pd.DataFrame(results, columns=["model", "rows", "seconds", "status"])
     frame["status"] = "published"
     return frame
@@ -180,20 +199,27 @@ def _load_seeds(con: duckdb.DuckDBPyConnection, project: Path, reference: Path) 
             )
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         con.register("_seed_frame", frame)
-        con.execute(f"create table {SCRATCH_SCHEMA}.{table} as select * from _seed_frame")
+        con.execute(f"create table {SCRATCH}.{table} as select * from _seed_frame")
         con.unregister("_seed_frame")
     return list(seeds["table"])
 
 
 def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    """Whether ``schema`` (``catalog.schema``) holds a table or view called ``name``."""
+    catalog, schema_name = schema.split(".")
     query = (
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+        "select count(*) from information_schema.tables "
+        "where table_catalog = ? and table_schema = ? and table_name = ?"
     )
-    return con.execute(query, [schema, name]).fetchone()[0] > 0
+    return con.execute(query, [catalog, schema_name, name]).fetchone()[0] > 0
 
 
-def _audit(con: duckdb.DuckDBPyConnection, project: Path) -> None:
-    con.execute(f"set search_path = '{SCRATCH_SCHEMA},{PUBLISHED_SCHEMA}'")
+def _catalog(con: duckdb.DuckDBPyConnection) -> str:
+    return str(con.execute("select current_database()").fetchone()[0])
+
+
+def _audit(con: duckdb.DuckDBPyConnection, project: Path, published: str) -> None:
+    con.execute(f"set search_path = '{SCRATCH},{published}'")
     try:
         for test in sorted((project / "tests").glob("*.sql")):
             offending = con.execute(test.read_text(encoding="utf-8")).df()
@@ -205,19 +231,17 @@ def _audit(con: duckdb.DuckDBPyConnection, project: Path) -> None:
                     offending=offending,
                 )
     finally:
-        con.execute(f"set search_path = '{PUBLISHED_SCHEMA}'")
+        con.execute(f"set search_path = '{published}'")
 
 
-def _publish(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
+def _publish(con: duckdb.DuckDBPyConnection, names: list[str], published: str) -> None:
     con.execute("begin transaction")
     try:
         for name in names:
             con.execute(
-                f"create or replace table {PUBLISHED_SCHEMA}.{name} as "
-                f"select * from {SCRATCH_SCHEMA}.{name}"
+                f"create or replace table {published}.{name} as select * from {SCRATCH}.{name}"
             )
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")
         raise
-    con.execute(f"drop schema if exists {SCRATCH_SCHEMA} cascade")
