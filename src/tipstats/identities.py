@@ -8,6 +8,8 @@ source row the user sees.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -93,17 +95,59 @@ def _is_total(frame: pd.DataFrame, dimension: str) -> np.ndarray:
     return (frame[dimension] == C.TOTAL).fillna(False).to_numpy(dtype=bool)
 
 
-def _over_pairs(
+@dataclass(frozen=True)
+class _Breakdown:
+    """The cells of one breakdown: each row's key without ``dimension`` (``key``), numbered in
+    the order the keys first appear (``ids``, ``uniques``), and each number's total row."""
+
+    key: np.ndarray
+    ids: np.ndarray
+    uniques: np.ndarray
+    is_total: np.ndarray
+    # the row of each key number's total (-1: none); None when some key has several totals
+    total_of: np.ndarray | None
+
+
+def _breakdown(
     frame: pd.DataFrame, dimension: str, coded: dict[str, tuple[np.ndarray, int]]
+) -> _Breakdown:
+    key = _combined(coded, [c for c in KEY if c != dimension])
+    ids, uniques = pd.factorize(key)
+    is_total = _is_total(frame, dimension)
+    total_at = np.flatnonzero(is_total)
+    total_ids = ids[total_at]
+    total_of: np.ndarray | None = np.full(len(uniques), -1, dtype=np.int64)
+    total_of[total_ids] = total_at
+    if np.count_nonzero(total_of >= 0) < len(total_at):  # a key with several totals
+        total_of = None
+    return _Breakdown(key, ids.astype(np.int64), uniques, is_total, total_of)
+
+
+def _totals_of(cells: _Breakdown, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``i`` into ``at`` whose row has a total, and that total's row: what
+    ``_matches(key[at], key[totals])`` gives, read off the key numbers when totals are unique."""
+    if cells.total_of is None:
+        total_at = np.flatnonzero(cells.is_total)
+        i, j = _matches(cells.key[at], cells.key[total_at])
+        return i, total_at[j]
+    found = cells.total_of[cells.ids[at]]
+    i = np.flatnonzero(found >= 0)
+    return i, found[i]
+
+
+def _over_pairs(
+    frame: pd.DataFrame,
+    dimension: str,
+    coded: dict[str, tuple[np.ndarray, int]],
+    cells: _Breakdown | None = None,
 ) -> pd.DataFrame:
     """Every part whose lower bound exceeds its total's upper bound, with the total's bounds and
     row (``lo_total``, ``hi_total``, ``source_row_total``) and the part's index (``_index``)."""
-    others = [c for c in KEY if c != dimension]
-    key = _combined(coded, others)
-    total = _is_total(frame, dimension)
-    part_at, total_at = np.flatnonzero(~total), np.flatnonzero(total)
-    i, j = _matches(key[part_at], key[total_at])
-    part_at, total_at = part_at[i], total_at[j]
+    cells = cells if cells is not None else _breakdown(frame, dimension, coded)
+    key = cells.key
+    part_at = np.flatnonzero(~cells.is_total)
+    i, total_at = _totals_of(cells, part_at)
+    part_at = part_at[i]
     lo = frame["lo"].to_numpy(dtype=float, na_value=np.nan)
     hi = frame["hi"].to_numpy(dtype=float, na_value=np.nan)
     over = lo[part_at] > hi[total_at]  # a null bound compares False: nothing proven
@@ -200,10 +244,19 @@ def _prepare(obs: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, tuple[np.ndarra
 
 
 def _all_over_pairs(
-    frame: pd.DataFrame, coded: dict[str, tuple[np.ndarray, int]] | None = None
+    frame: pd.DataFrame,
+    coded: dict[str, tuple[np.ndarray, int]] | None = None,
+    breakdowns: dict[str, _Breakdown] | None = None,
 ) -> dict[str, pd.DataFrame]:
     coded = coded if coded is not None else _key_codes(frame)
-    return {d: _over_pairs(frame, d, coded) for d in C.BREAKDOWN_DIMENSIONS}
+    breakdowns = breakdowns or {}
+    return {d: _over_pairs(frame, d, coded, breakdowns.get(d)) for d in C.BREAKDOWN_DIMENSIONS}
+
+
+def _breakdowns(
+    frame: pd.DataFrame, coded: dict[str, tuple[np.ndarray, int]]
+) -> dict[str, _Breakdown]:
+    return {d: _breakdown(frame, d, coded) for d in C.BREAKDOWN_DIMENSIONS}
 
 
 def complete_sets(dimension: str, codelists: CodeLists) -> list[frozenset[str]]:
@@ -248,6 +301,7 @@ def parts_sum_to_total(
     *,
     _over: dict[str, pd.DataFrame] | None = None,
     _prepared: tuple[pd.DataFrame, dict[str, tuple[np.ndarray, int]]] | None = None,
+    _breakdowns: dict[str, _Breakdown] | None = None,
 ) -> pd.DataFrame:
     """Sums of parts against their total; the row reported is the total's.
 
@@ -271,13 +325,21 @@ def parts_sum_to_total(
         part_at = np.flatnonzero(_is_in(values, part_codes))
         if not len(part_at):
             continue
-        key = _combined(coded, others)
-        # groups numbered in the order of their first part, as the rows of the file run
-        group_of, group_keys = pd.factorize(key[part_at])
-        n_groups = len(group_keys)
-        # a row opens a group when its number exceeds every number before it
-        highest = np.maximum.accumulate(group_of)
-        first = np.flatnonzero(np.r_[True, highest[1:] > highest[:-1]])
+        cells = (_breakdowns or {}).get(dimension)
+        if cells is not None and cells.total_of is not None:
+            # groups are the key numbers; the order of their first part is restored below
+            key, group_of, group_keys = cells.key, cells.ids[part_at], cells.uniques
+            n_groups = len(group_keys)
+            first = np.full(n_groups, len(part_at), dtype=np.int64)
+            np.minimum.at(first, group_of, np.arange(len(part_at)))
+        else:
+            key = _combined(coded, others)
+            # groups numbered in the order of their first part, as the rows of the file run
+            group_of, group_keys = pd.factorize(key[part_at])
+            n_groups = len(group_keys)
+            # a row opens a group when its number exceeds every number before it
+            highest = np.maximum.accumulate(group_of)
+            first = np.flatnonzero(np.r_[True, highest[1:] > highest[:-1]])
 
         def total_of(weights: np.ndarray, group_of: np.ndarray = group_of, n: int = n_groups):
             return np.bincount(group_of, weights=weights, minlength=n)
@@ -295,9 +357,16 @@ def parts_sum_to_total(
             in_set = _is_in(values, codes)[part_at]
             n_in = np.bincount(group_of, weights=in_set, minlength=n_groups)
             complete |= (n_in == len(codes)) & (n_in + n_unknown_code == n_parts)
-        total_at_all = np.flatnonzero(_is_total(frame, dimension))
-        g, t = _matches(group_keys, key[total_at_all])
-        total_at = total_at_all[t]
+        if cells is not None and cells.total_of is not None:
+            # groups with parts and a total, in the order of their first part (as _matches
+            # gives them for groups numbered that way)
+            g = np.flatnonzero((first < len(part_at)) & (cells.total_of >= 0))
+            g = g[np.argsort(first[g], kind="stable")]
+            total_at = cells.total_of[g]
+        else:
+            total_at_all = np.flatnonzero(_is_total(frame, dimension))
+            g, t = _matches(group_keys, key[total_at_all])
+            total_at = total_at_all[t]
         usable = n_unknown_value[g] == 0
         single_over = over_pairs[dimension]["_key"].to_numpy()
         if len(single_over):
@@ -353,11 +422,14 @@ def check_identities(obs: pd.DataFrame, codelists: CodeLists) -> pd.DataFrame:
         return empty_report()
     obs = categorical_keys(obs)
     prepared = _prepare(obs)
-    over = _all_over_pairs(*prepared)
+    breakdowns = _breakdowns(*prepared)
+    over = _all_over_pairs(*prepared, breakdowns)
     return concat_reports(
         [
             part_exceeds_total(obs, _over=over),
-            parts_sum_to_total(obs, codelists, _over=over, _prepared=prepared),
+            parts_sum_to_total(
+                obs, codelists, _over=over, _prepared=prepared, _breakdowns=breakdowns
+            ),
         ]
     )
 
