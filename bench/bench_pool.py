@@ -38,24 +38,8 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
 
 
-def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], str]:
-    home = Path(tempfile.mkdtemp(prefix="bench_pool_home_", dir="/tmp/h5"))
-    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree}"}
-    command = [
-        sys.executable,
-        "-c",
-        CLI,
-        "submit",
-        "--workers",
-        str(workers),
-        "--home",
-        str(home),
-        str(files),
-    ]
-    start = time.perf_counter()
-    process = subprocess.Popen(
-        command, env=env, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+def _sample(process: subprocess.Popen) -> tuple[dict[int, float], dict[int, int]]:
+    """Each process of the tree's last seen CPU seconds, and each process's parent."""
     cpu: dict[int, float] = {}
     parent: dict[int, int] = {}
     while process.poll() is None:
@@ -76,12 +60,35 @@ def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], s
             found = _stat(pid)
             if found is not None:
                 cpu[pid] = found[1]
-        time.sleep(0.1)
+        time.sleep(0.5)
+    return cpu, parent
+
+
+def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], str]:
+    home = Path(tempfile.mkdtemp(prefix="bench_pool_home_", dir="/tmp/h5"))
+    env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree}"}
+    command = [
+        sys.executable,
+        "-c",
+        CLI,
+        "submit",
+        "--workers",
+        str(workers),
+        "--home",
+        str(home),
+        str(files),
+    ]
+    start = time.perf_counter()
+    log = home.with_suffix(".log")
+    with log.open("wb") as sink:  # a file, not a pipe: the command prints a line per file
+        process = subprocess.Popen(command, env=env, cwd=tree, stdout=sink, stderr=sink)
+        cpu, parent = _sample(process)
     wall = time.perf_counter() - start
-    out, err = process.communicate()
+    output = log.read_text(errors="replace").strip()
     shutil.rmtree(home, ignore_errors=True)
+    log.unlink()
     if process.returncode not in (0, 1):
-        raise SystemExit(f"submit failed ({process.returncode}): {err.decode()[-2000:]}")
+        raise SystemExit(f"submit failed ({process.returncode}): {output[-2000:]}")
     forkservers = {pid for pid in cpu if parent.get(pid) == process.pid}
     workers_cpu = sum(c for pid, c in cpu.items() if parent.get(pid) in forkservers)
     return {
@@ -90,7 +97,7 @@ def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], s
         "forkserver": sum(cpu[p] for p in forkservers),
         "workers": workers_cpu,
         "total": sum(cpu.values()),
-    }, out.decode().strip().splitlines()[-1]
+    }, output.splitlines()[-1]
 
 
 def main() -> None:

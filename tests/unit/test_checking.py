@@ -172,3 +172,26 @@ def test_a_file_changed_between_reading_and_checking_is_rejected(files, tmp_path
     packed = checking._check_group(-3, [(job, *read)], pd.DataFrame(), tmp_path / "reports")
     (got,) = packed.unpack()
     assert got.report is None and "changed while it was being submitted" in got.problem
+
+
+def test_checking_in_process_gives_what_checking_in_order_gives(files, tmp_path, monkeypatch):
+    from tipstats import validation
+
+    reference = in_order(files, tmp_path / "order")
+    calls = []
+    real = validation.validate
+
+    def counting(parsed, *args, **kwargs):
+        calls.append(parsed.path.name)
+        return real(parsed, *args, **kwargs)
+
+    monkeypatch.setattr(validation, "validate", counting)
+    jobs = [checking.Job(i, path, 100 + i) for i, path in enumerate(files)]
+    got = list(checking.check_in_process(jobs, Warehouse().history, tmp_path / "process"))
+    assert_same(got, reference)
+    # one pass for the clean files: only the file of two countries is validated alone
+    assert calls == ["PER_CAN.csv"]
+    assert checking._parsed_here == {}
+    assert sorted(p.name for p in (tmp_path / "process").iterdir()) == sorted(
+        p.name for p in (tmp_path / "order").iterdir()
+    )
