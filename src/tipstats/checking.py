@@ -259,38 +259,36 @@ def check_in_process(
 
 _BATCHES = itertools.count(1)  # tells a worker's parsed files of one call from another's
 _POOL_LOCK = threading.Lock()
-_pool: ProcessPoolExecutor | None = None
-_pool_key: tuple[int, str] | None = None
+_pools: dict[tuple[int, str], ProcessPoolExecutor] = {}  # (workers, reference folder) -> pool
 
 
 def _shared_pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of ``workers`` processes: started once (a worker takes ~0.75 s to
-    start on a busy machine), started again when the size or reference data asked for changes
-    or a worker died."""
-    global _pool, _pool_key
+    """The process's pool of ``workers`` processes for the current reference data: started
+    once (a worker takes ~0.75 s to start on a busy machine) and kept; started again if one of
+    its workers died. One pool per size, so that a call never stops another's pool."""
     key = (workers, str(reference_dir()))
     with _POOL_LOCK:
-        if _pool is not None and (_pool_key != key or getattr(_pool, "_broken", False)):
-            _pool.shutdown(wait=True, cancel_futures=True)
-            _pool = None
-        if _pool is None:
-            _pool = ProcessPoolExecutor(
+        pool = _pools.get(key)
+        if pool is not None and getattr(pool, "_broken", False):
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = None
+        if pool is None:
+            pool = _pools[key] = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=_pool_context(),
                 initializer=_start_worker,
                 initargs=(key[1],),
             )
-            _pool_key = key
-        return _pool
+        return pool
 
 
 def shutdown_pool() -> None:
-    """Stop the pool's workers (at exit; or to give their memory back)."""
-    global _pool, _pool_key
+    """Stop the pools' workers (at exit; or to give their memory back)."""
     with _POOL_LOCK:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-        _pool, _pool_key = None, None
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 atexit.register(shutdown_pool)

@@ -130,17 +130,17 @@ def test_the_pool_gives_what_checking_in_order_gives_and_is_kept(files, tmp_path
     assert statuses.count(False) >= 2 and any(c.report is None for c in reference)
     checking.shutdown_pool()
     first = in_pool(files, tmp_path / "pool1")
-    pool = checking._pool
+    (pool,) = checking._pools.values()
     assert_same(first, reference)
     # the next call of the process uses the same workers, with none of the first call's files
     second = in_pool(list(reversed(files)), tmp_path / "pool2")
-    assert checking._pool is pool
+    assert list(checking._pools.values()) == [pool]
     assert_same(second, in_order(list(reversed(files)), tmp_path / "order2"))
     assert sorted(p.name for p in (tmp_path / "pool1").iterdir()) == sorted(
         p.name for p in (tmp_path / "order").iterdir()
     )
     checking.shutdown_pool()
-    assert checking._pool is None
+    assert checking._pools == {}
 
 
 def test_a_group_reads_again_what_another_worker_read(files, tmp_path) -> None:
