@@ -685,7 +685,7 @@ def submit_many(
         if n_workers > 1:
             checked = checking.check_in_pool(jobs, batch.history, home.reports, n_workers)
         else:
-            checked = checking.check_in_order(jobs, batch.history, home.reports, codelists)
+            checked = checking.check_in_process(jobs, batch.history, home.reports)
         pending = iter(zip(jobs, checked, strict=True))
         for i, path in enumerate(files):
             if first_seen.get(digests[i]) == i:

@@ -374,19 +374,23 @@ def test_batched_storage_gives_what_submit_gives_one_by_one(
     assert dict(log.values.tolist()) == {"accepted": 10, "rejected": 2, "superseded": 2}
 
 
+def _one_cell_twice_for_mex(report):
+    if report.observations is not None and "MEX" in set(report.observations["country"]):
+        doubled = pd.concat([report.observations, report.observations.iloc[:1]])
+        return replace(report, observations=doubled)
+    return report
+
+
 def test_a_batch_with_a_repeated_cell_rejects_that_file_only(tmp_path: Path, monkeypatch) -> None:
-    from tipstats import validation
+    from tipstats import validation_batch
 
-    real = validation.validate
+    real = validation_batch.validate_batch
 
-    def doubling(parsed, codelists, history):  # a harmonizer bug: one cell twice
-        report = real(parsed, codelists, history)
-        if report.observations is not None and "MEX" in set(report.observations["country"]):
-            doubled = pd.concat([report.observations, report.observations.iloc[:1]])
-            report = replace(report, observations=doubled)
-        return report
+    def doubling(parsed_files, codelists, history=None, **options):  # a harmonizer bug
+        outcomes = real(parsed_files, codelists, history, **options)
+        return [_one_cell_twice_for_mex(outcome) for outcome in outcomes]
 
-    monkeypatch.setattr(validation, "validate", doubling)
+    monkeypatch.setattr(validation_batch, "validate_batch", doubling)
     files = [
         country_year(tmp_path, "CAN", 2020, 100),
         country_year(tmp_path, "MEX", 2020, 50),
