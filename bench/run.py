@@ -72,6 +72,7 @@ class Measurement:
     name: str
     what: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     peak_mb: float = 0.0
     status: str = "ok"  # ok | not available yet | peer not installed | failed
     note: str = ""
@@ -84,10 +85,17 @@ class Measurement:
     def median(self) -> float:
         return statistics.median(self.seconds)
 
+    @property
+    def median_cpu(self) -> float:
+        return statistics.median(self.cpu) if self.cpu else float("nan")
+
 
 # --- running and measuring ----------------------------------------------------------------------
-def run_once(argv: list[str], *, expect: tuple[int, ...] = (0,)) -> tuple[float, float, str]:
-    """Wall seconds, peak memory (MB) and stderr tail of one run.
+def run_once(argv: list[str], *, expect: tuple[int, ...] = (0,)) -> tuple[float, float, float, str]:
+    """Wall seconds, peak memory (MB), CPU seconds and stderr tail of one run.
+
+    CPU seconds are user + system time of the process and the descendants it waited for (the
+    Prefect server; not pool workers, which are children of the forkserver).
 
     Peak memory is the largest SUM of the resident sets of the process and all its descendants
     alive at the same moment (sampled every 0.1 s: the Prefect server, pool workers), or the
@@ -108,7 +116,8 @@ def run_once(argv: list[str], *, expect: tuple[int, ...] = (0,)) -> tuple[float,
     tail = log.read_text(errors="replace")[-600:]
     if process.returncode not in expect:
         raise RuntimeError(f"exit {process.returncode}: {' '.join(argv[:3])}...\n{tail}")
-    return seconds, max(usage.ru_maxrss / 1024, sampler.peak_mb), tail  # ru_maxrss: KiB
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, max(usage.ru_maxrss / 1024, sampler.peak_mb), cpu, tail  # ru_maxrss: KiB
 
 
 RUN_ENV: dict[str, str] = {}  # the environment of measured runs; empty = this process's
@@ -169,12 +178,13 @@ def measure(
         if setup is not None:
             setup(i)
         try:
-            seconds, peak, _ = run_once(argv, expect=expect)
+            seconds, peak, cpu, _ = run_once(argv, expect=expect)
         except RuntimeError as problem:
             result.status, result.note = "failed", str(problem).splitlines()[0]
             log(f"  {name}: failed\n{problem}")
             return result
         result.seconds.append(seconds)
+        result.cpu.append(cpu)
         result.peak_mb = max(result.peak_mb, peak)
         log(f"  {name} run {i + 1}/{repeat}: {seconds:.2f} s, {peak:.0f} MB")
     return result
@@ -460,12 +470,13 @@ def measure_interleaved(runs: list[Run], repeat: int) -> list[Measurement]:
             if result.status != "ok":
                 continue
             try:
-                seconds, peak, _ = run_once(run.argv, expect=run.expect)
+                seconds, peak, cpu, _ = run_once(run.argv, expect=run.expect)
             except RuntimeError as problem:
                 result.status, result.note = "failed", str(problem).splitlines()[0]
                 log(f"  {run.name}: failed\n{problem}")
                 continue
             result.seconds.append(seconds)
+            result.cpu.append(cpu)
             result.peak_mb = max(result.peak_mb, peak)
             log(f"  {run.name} run {i + 1}/{repeat}: {seconds:.2f} s, {peak:.0f} MB")
     return list(results.values())
@@ -554,17 +565,22 @@ def machine() -> list[str]:
 def row(m: Measurement) -> str:
     if not m.ok:
         detail = f"{m.status}" + (f": {m.note}" if m.note else "")
-        return f"| {m.name} | {m.what} | 0 | - | - | - | - | {detail} |"
+        return f"| {m.name} | {m.what} | 0 | - | - | - | - | - | {detail} |"
     return (
         f"| {m.name} | {m.what} | {len(m.seconds)} | {m.median:.2f} | {min(m.seconds):.2f} "
-        f"| {max(m.seconds):.2f} | {m.peak_mb:,.0f} | ok{'; ' + m.note if m.note else ''} |"
+        f"| {max(m.seconds):.2f} | {m.median_cpu:.2f} | {m.peak_mb:,.0f} "
+        f"| ok{'; ' + m.note if m.note else ''} |"
     )
 
 
-def ratio(numerator: Measurement | None, denominator: Measurement | None) -> str:
+def ratio(
+    numerator: Measurement | None, denominator: Measurement | None, *, cpu: bool = False
+) -> str:
     if numerator is None or denominator is None or not (numerator.ok and denominator.ok):
         return "not available yet"
     caveat = " (load only)" if "load only" in numerator.note + denominator.note else ""
+    if cpu:
+        return f"{numerator.median_cpu / denominator.median_cpu:.2f}{caveat}"
     return f"{numerator.median / denominator.median:.2f}{caveat}"
 
 
@@ -604,8 +620,9 @@ def write_results(
         "",
         "## Measurements",
         "",
-        "| measurement | what | runs | median s | min s | max s | peak MB | status |",
-        "|---|---|---|---|---|---|---|---|",
+        "| measurement | what | runs | median s | min s | max s | median CPU s | peak MB "
+        "| status |",
+        "|---|---|---|---|---|---|---|---|---|",
         *(row(m) for m in measured.values()),
         "",
         "## Comparisons (ratios of medians, same run)",
@@ -618,6 +635,11 @@ def write_results(
         f"{ratio(get('validate: frictionless'), get('validate: tipstats'))} | >= 10 |",
         f"| great expectations / tipstats validate | "
         f"{ratio(get('validate: great expectations'), get('validate: tipstats'))} | > 1 |",
+        f"| CPU time: frictionless / tipstats validate | "
+        f"{ratio(get('validate: frictionless'), get('validate: tipstats'), cpu=True)} | >= 10 |",
+        f"| CPU time: great expectations / tipstats validate | "
+        f"{ratio(get('validate: great expectations'), get('validate: tipstats'), cpu=True)} "
+        "| > 1 |",
     ]
     for stage in ("pipeline", "floor"):
         for part in ("quarter", "half"):
@@ -720,8 +742,9 @@ def write_validation_section(
         "",
         *machine(),
         "",
-        "| measurement | what | runs | median s | min s | max s | peak MB | status |",
-        "|---|---|---|---|---|---|---|---|",
+        "| measurement | what | runs | median s | min s | max s | median CPU s | peak MB "
+        "| status |",
+        "|---|---|---|---|---|---|---|---|---|",
         *(row(m) for m in measured.values()),
         "",
         "| comparison | ratio | target |",
@@ -734,6 +757,11 @@ def write_validation_section(
         f"{ratio(get('validate: frictionless'), get('validate: tipstats library'))} | >= 10 |",
         f"| great expectations / tipstats library (no CLI start-up) | "
         f"{ratio(get('validate: great expectations'), get('validate: tipstats library'))} "
+        "| > 1 |",
+        f"| CPU time: frictionless / tipstats validate | "
+        f"{ratio(get('validate: frictionless'), get('validate: tipstats'), cpu=True)} | >= 10 |",
+        f"| CPU time: great expectations / tipstats validate | "
+        f"{ratio(get('validate: great expectations'), get('validate: tipstats'), cpu=True)} "
         "| > 1 |",
         "",
         "Runs are interleaved (each tool once per round) so that all see the same load. "
