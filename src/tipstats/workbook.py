@@ -279,7 +279,7 @@ class _WorkbookWriter:
         for flag, symbol in self.symbols.items():
             if symbol == "":
                 continue
-            match = pc.fill_null(pc.equal(flags, flag), False) if len(flags) else flags
+            match = pc.fill_null(pc.equal(flags, flag), False)
             shown = pc.if_else(match, str(self._string_id(symbol)), shown)
         shown = pc.if_else(pc.is_null(values), shown, pa.scalar(None, pa.string()))
         return pc.binary_join_element_wise(
@@ -316,6 +316,7 @@ def _as_openpyxl(x: float) -> str:
 
 
 def _xml_text(text: str) -> str:
+    # A carriage return stays bare: openpyxl writes it so, and it reads back as a line feed.
     return _XML_ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", escape(text))
 
 

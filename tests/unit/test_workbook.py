@@ -24,7 +24,20 @@ from tipstats.workbook import report_workbook_bytes
 
 FLAGS = [OBSERVED, SUPPRESSED_PRIMARY, SUPPRESSED_SECONDARY, NOT_AVAILABLE]
 # Texts a spreadsheet or an XML writer could get wrong.
-TEXTS = ['=HYPERLINK("x")', "+1", "-", "@a", "\tTab", "A & B <c> \"d\" 'e'", " lead", "", "Ünïcødé"]
+TEXTS = [
+    '=HYPERLINK("x")',
+    "+1",
+    "-",
+    "@a",
+    "\tTab",
+    "A & B <c> \"d\" 'e'",
+    " lead",
+    "",
+    "Ünïcødé",
+    "a\rb",
+    "line\nbreak",
+    "trailing ",
+]
 # Floats whose "%.16g" differs from repr, whole floats (read back as int), tiny and huge ones.
 FLOATS = [0.1 + 0.2, 1 / 3, 5.0, 1e-7, 123456789.123456789, 2.5e20, -0.0, 0.07]
 
