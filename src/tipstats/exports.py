@@ -12,8 +12,9 @@ read by ``tipstats.warehouse`` and writes into ``<out>/<run-id>/``:
 The run id is derived from the content: a hash of the published tables, the SDMX file, the
 disclosure settings, the input submissions and the reference versions. Re-exporting an unchanged
 warehouse writes into the same folder, and the CSV, Parquet, SDMX and PNG files come out
-byte-identical (no timestamps inside them); only ``manifest.json`` (its ``created_at``) and the
-XLSX (its document properties) carry the time of the run.
+byte-identical (no timestamps inside them), and so does the XLSX (``tipstats.workbook`` writes
+it without document dates); only ``manifest.json`` (its ``created_at``) carries the time of the
+run.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from tipstats.report_tables import (
     missing_marts,
 )
 from tipstats.sdmx import sdg_16_2_2_sdmx
+from tipstats.workbook import report_workbook_bytes
 
 XLSX_NAME = "global_report_tables.xlsx"
 SDMX_NAME = "sdg_16_2_2.sdmx.csv"
@@ -136,7 +138,7 @@ def export_tables(
     if COUNTRY_TABLE in by_name:
         for iso3, html in _profiles(by_name, codes, config).items():
             blobs[f"profiles/{iso3}.html"] = html.encode("utf-8")
-    blobs[XLSX_NAME] = _xlsx_bytes(published, config)
+    blobs[XLSX_NAME] = report_workbook_bytes(published, config)
 
     for name, data in blobs.items():
         path = folder / name
