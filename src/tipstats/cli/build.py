@@ -9,8 +9,6 @@ from rich.table import Table
 
 from tipstats.cli.app import HomeOption, app, console, fail
 from tipstats.home import resolve_home
-from tipstats.pipeline_steps import run_models
-from tipstats.sql_runner import SqlTestFailed
 
 
 @app.command()
@@ -21,6 +19,10 @@ def build(
     home: HomeOption = None,
 ) -> None:
     """Build the SQL models into marts; publish only when every SQL test passes."""
+    # imported here: every other command would pay for DuckDB and sqlglot at start-up
+    from tipstats.pipeline_steps import run_models
+    from tipstats.sql_runner import SqlTestFailed
+
     try:
         result = run_models(resolve_home(home), select=select)
     except SqlTestFailed as failure:

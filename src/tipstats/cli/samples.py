@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 
 from tipstats.cli.app import app, console
-from tipstats.sample_files import generate_sample_files
-from tipstats.synthetic import parse_years
 
 
 @app.command("generate-sample")
@@ -34,6 +32,10 @@ def generate_sample(
     chosen: int | list[str] = (
         int(countries) if countries.strip().isdigit() else [c.strip() for c in countries.split(",")]
     )
+    # imported here: the generator is not needed by the other commands' start-up
+    from tipstats.sample_files import generate_sample_files
+    from tipstats.synthetic import parse_years
+
     result = generate_sample_files(
         out, chosen, parse_years(years), seed, file_format=file_format, language=language
     )
