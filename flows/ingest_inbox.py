@@ -30,7 +30,7 @@ from tipstats.ingest_summary import (
     summarize_ingest,
     summary_markdown,
 )
-from tipstats.warehouse import submit, submit_many
+from tipstats.warehouse import SubmissionResult, submit, submit_many
 
 ARTIFACT_ROW_LIMIT = 500
 BATCH_FILES = 250  # files per task: big enough to amortise a task, small enough to show progress
@@ -129,13 +129,10 @@ def _publish_report(outcome: FileOutcome) -> None:
     )
 
 
-def _report_progress(result: object) -> None:
+def _report_progress(result: SubmissionResult) -> None:
+    cells = result.n_cells if result.status == "accepted" else 0
     progress.emit(
-        "ingest",
-        "file_done",
-        file=getattr(result, "original_name", ""),
-        status=getattr(result, "status", ""),
-        cells=getattr(result, "n_cells", 0) if getattr(result, "status", "") == "accepted" else 0,
+        "ingest", "file_done", file=result.original_name, status=result.status, cells=cells
     )
 
 

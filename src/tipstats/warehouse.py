@@ -460,13 +460,12 @@ def load_batch(con: duckdb.DuckDBPyConnection, loads: Sequence[Load]) -> list[in
             if repeats
             else "null",
         }
+        # the insert casts each value to its column's type (the DDL above is the only type list)
         columns = ", ".join(OBSERVATION_TABLE_COLUMNS)
-        casts = ", ".join(
-            f"cast({computed.get(c, c)} as {_SQL_TYPES.get(c, 'varchar')})"
-            for c in OBSERVATION_TABLE_COLUMNS
-        )
+        values = ", ".join(computed.get(c, c) for c in OBSERVATION_TABLE_COLUMNS)
         con.execute(
-            f"insert into observations ({columns}) select {casts} from _incoming order by _position"
+            f"insert into observations ({columns}) "
+            f"select {values} from _incoming order by _position"
         )
     finally:
         con.unregister("_incoming")
@@ -504,16 +503,6 @@ def _repeated_cell_problem(observations: pd.DataFrame) -> TipstatsError | None:
     )
 
 
-_SQL_TYPES = {
-    C.YEAR: "integer",
-    C.VALUE: "bigint",
-    C.SOURCE_ROW: "integer",
-    "submission_id": "integer",
-    "valid_from": "timestamp",
-    "valid_to": "timestamp",
-}
-
-
 def mark_superseded(
     con: duckdb.DuckDBPyConnection, submission_ids: Sequence[int] | None = None
 ) -> list[int]:
@@ -532,40 +521,13 @@ def mark_superseded(
     return sorted(int(r[0]) for r in marked)
 
 
-def record_submission(con: duckdb.DuckDBPyConnection, row: dict[str, object]) -> None:
-    names = list(row)
-    con.execute(
-        f"insert into submissions ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-        [row[n] for n in names],
-    )
-
-
-_SUBMISSION_SCHEMA = pa.schema(
-    [
-        ("submission_id", pa.int32()),
-        ("sha256", pa.string()),
-        ("original_name", pa.string()),
-        ("raw_path", pa.string()),
-        ("country", pa.string()),
-        ("layout", pa.string()),
-        ("received_at", pa.timestamp("us")),
-        ("status", pa.string()),
-        ("n_rows", pa.int32()),
-        ("n_cells", pa.int32()),
-        ("n_errors", pa.int32()),
-        ("n_warnings", pa.int32()),
-        ("report_path", pa.string()),
-        ("message", pa.string()),
-    ]
-)
-
-
 def record_submissions(con: duckdb.DuckDBPyConnection, rows: Sequence[dict[str, object]]) -> None:
-    """Insert many ``submissions`` rows with one statement (each row names every column)."""
+    """Insert ``submissions`` rows with one statement (each row names the same columns; the
+    insert casts the values to the columns' types)."""
     if not rows:
         return
-    table = pa.Table.from_pylist(list(rows), schema=_SUBMISSION_SCHEMA)
-    names = ", ".join(_SUBMISSION_SCHEMA.names)
+    table = pa.Table.from_pylist(list(rows))
+    names = ", ".join(table.column_names)
     con.register("_submission_rows", table)
     try:
         con.execute(f"insert into submissions ({names}) select {names} from _submission_rows")

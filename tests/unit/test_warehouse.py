@@ -55,22 +55,24 @@ def con() -> duckdb.DuckDBPyConnection:
 
 
 def load(con, frame: pd.DataFrame, submission_id: int, at: dt.datetime) -> None:
-    W.record_submission(
+    W.record_submissions(
         con,
-        {
-            "submission_id": submission_id,
-            "sha256": f"h{submission_id}",
-            "original_name": f"s{submission_id}.csv",
-            "raw_path": "raw",
-            "country": "AAA",
-            "layout": "template",
-            "received_at": at,
-            "status": "accepted",
-            "n_rows": len(frame),
-            "n_cells": len(frame),
-            "n_errors": 0,
-            "n_warnings": 0,
-        },
+        [
+            {
+                "submission_id": submission_id,
+                "sha256": f"h{submission_id}",
+                "original_name": f"s{submission_id}.csv",
+                "raw_path": "raw",
+                "country": "AAA",
+                "layout": "template",
+                "received_at": at,
+                "status": "accepted",
+                "n_rows": len(frame),
+                "n_cells": len(frame),
+                "n_errors": 0,
+                "n_warnings": 0,
+            }
+        ],
     )
     W.load_observations(con, frame, submission_id, at)
     W.mark_superseded(con)
