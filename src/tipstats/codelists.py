@@ -14,7 +14,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -224,12 +224,23 @@ def _versions(folder: Path) -> pd.DataFrame:
 
 
 def load_codelists(folder: Path | str | None = None) -> CodeLists:
-    """Load the reference data (cached per folder)."""
-    return _load(Path(folder) if folder is not None else reference_dir())
+    """Load the reference data (cached per folder until one of its files changes)."""
+    folder = Path(folder) if folder is not None else reference_dir()
+    return _load(folder, _stamp(folder))
 
 
-@cache
-def _load(folder: Path) -> CodeLists:
+def _stamp(folder: Path) -> tuple[tuple[str, int, int], ...]:
+    # A long-running process (`tipstats serve`) must see an edited code list on its next run.
+    stamps = []
+    for name in REFERENCE_FILES:
+        with contextlib.suppress(OSError):
+            stat = (folder / name).stat()
+            stamps.append((name, stat.st_mtime_ns, stat.st_size))
+    return tuple(stamps)
+
+
+@lru_cache(maxsize=4)
+def _load(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> CodeLists:
     codes = _read(folder, "codes.csv")
     codes["sort_order"] = codes["sort_order"].astype(int)
     population = _read(folder, "population.csv").astype({"year": int, "population": "int64"})

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tipstats.codelists import load_codelists, normalize_label
+from tipstats.home import reference_dir
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "glotip_sample6.csv"
 
@@ -138,3 +140,22 @@ def test_fewer_than_5_percent_of_dataunodc_citizenships_unmapped(lists):
     unmapped = distinct[mapped.isna()].tolist()
     assert len(distinct) > 50
     assert len(unmapped) / len(distinct) < 0.05, unmapped
+
+
+def test_an_edited_code_list_is_read_again_by_a_running_process(tmp_path):
+    folder = tmp_path / "reference"
+    original = load_codelists().versions  # the bundled folder, for its file names
+    shutil.copytree(reference_dir(), folder)
+    first = load_codelists(folder)
+    assert load_codelists(folder) is first  # unchanged files: the cached object
+
+    codes = folder / "codes.csv"
+    codes.write_text(codes.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    second = load_codelists(folder)
+
+    assert second is not first
+    changed = (
+        second.versions.set_index("name")["sha256"] != first.versions.set_index("name")["sha256"]
+    )
+    assert changed[changed].index.tolist() == ["codes"]
+    assert set(original["name"]) == set(second.versions["name"])
