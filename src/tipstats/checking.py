@@ -282,6 +282,12 @@ def _shared_pool(workers: int) -> ProcessPoolExecutor:
         return pool
 
 
+def shared_pool(workers: int) -> ProcessPoolExecutor:
+    """``_shared_pool`` for other work of the process (the export's disclosure control): it
+    reuses these workers rather than paying for a second pool's memory."""
+    return _shared_pool(workers)
+
+
 def shutdown_pool() -> None:
     """Stop the pools' workers (at exit; or to give their memory back)."""
     with _POOL_LOCK:
