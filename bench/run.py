@@ -293,6 +293,22 @@ def world_pipeline(folder: Path, label: str, repeat: int) -> tuple[Measurement, 
     return result, (home if result.ok else None)
 
 
+def world_commands(folder: Path, label: str, repeat: int) -> Measurement:
+    """The same work as the pipeline typed as three commands, without the orchestrator:
+    what the world costs tipstats itself, apart from Prefect's server and flow runs."""
+    name = f"commands {label}"
+    what = (
+        f"the {label} files by `tipstats submit FOLDER`, `tipstats build`, `tipstats export` "
+        "(the pipeline's work without Prefect)"
+    )
+    home = WORK / f"home_commands_{label}"
+    script = " && ".join(
+        f'"{TIPSTATS}" {command} --home "{home}" > /dev/null'
+        for command in (f'submit "{folder}"', "build", "export")
+    )
+    return measure(name, what, ["sh", "-c", script], repeat, setup=lambda i: fresh_home(home, []))
+
+
 def one_submission(world_home: Path | None, scale: Scale, repeat: int) -> Measurement:
     what = "one new national file into the world-sized warehouse: validate, load, rebuild marts"
     if world_home is None:
@@ -631,6 +647,8 @@ def write_results(
         "|---|---|---|",
         f"| world pipeline / floor (DuckDB CSV -> Parquet) | "
         f"{ratio(get('pipeline full'), get('floor full'))} | <= 4 |",
+        f"| world by commands, no Prefect / floor | "
+        f"{ratio(get('commands full'), get('floor full'))} | (for reading) |",
         f"| frictionless / tipstats validate | "
         f"{ratio(get('validate: frictionless'), get('validate: tipstats'))} | >= 10 |",
         f"| great expectations / tipstats validate | "
@@ -688,12 +706,17 @@ def other_sections(path: Path, ours: list[str]) -> list[str]:
 
 
 def main() -> None:
+    global WORK
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads (a few minutes)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per measurement")
     parser.add_argument("--only", choices=("world", "validation"), help="run one group only")
     parser.add_argument("--out", type=Path, default=BENCH / "results.md")
+    parser.add_argument(
+        "--work", type=Path, default=WORK, help="folder for workloads and homes (bench/work)"
+    )
     args = parser.parse_args()
+    WORK = args.work.resolve()
     scale = QUICK if args.quick else FULL
     repeat = args.repeat or scale.repeat
     started = time.time()
@@ -715,6 +738,8 @@ def main() -> None:
     command += f" --only {args.only}" if args.only else ""
     if args.out != BENCH / "results.md":
         command += f" --out {args.out}"
+    if WORK != BENCH / "work":
+        command += f" --work {args.work}"
     if args.only == "validation" and args.out.exists():
         write_validation_section(args.out, command, scale, measured)
     else:
@@ -829,6 +854,7 @@ def world_measurements(scale: Scale, repeat: int) -> dict[str, Measurement]:
         measured[f"pipeline {label}"] = pipeline
         if label == "full":
             world_home = home
+            measured["commands full"] = world_commands(folders[label], label, repeat)
 
     log("one submission")
     measured["one submission"] = one_submission(world_home, scale, repeat)
