@@ -19,11 +19,13 @@ from __future__ import annotations
 import math
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from io import BytesIO
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,6 +48,10 @@ _EXACT_INT_LIMIT = 10**15
 _COMPRESS_LEVEL = 1
 
 
+# Rows of a sheet turned into XML at a time: a few MB of cells, and few enough calls.
+ROWS_PER_BLOCK = 20_000
+
+
 class _Unsupported(Exception):
     """A column this writer cannot render exactly as openpyxl would: use openpyxl."""
 
@@ -64,7 +70,7 @@ def report_workbook_bytes(tables: list[PublishedTable], config: DisclosureConfig
 
 
 class _WorkbookWriter:
-    def __init__(self, config: DisclosureConfig) -> None:
+    def __init__(self, config: DisclosureConfig, rows_per_block: int = ROWS_PER_BLOCK) -> None:
         from tipstats.disclosure import SUPPRESSED_PRIMARY, SUPPRESSED_SECONDARY
 
         self.symbols = {
@@ -73,30 +79,41 @@ class _WorkbookWriter:
         }
         self.strings: dict[str, int] = {}  # the shared strings, in order of first use
         self.formats: dict[str, int] = {}  # number format -> style id
+        self.rows_per_block = rows_per_block
 
     # ------------------------------------------------------------------ package
 
     def write(self, tables: Sequence[PublishedTable]) -> bytes:
-        sheets = [self._sheet_xml(table) for table in tables]
+        from tipstats.exports import _number_format
+
+        # styles.xml comes before the sheets in the package, but the sheets are what meet the
+        # number formats: number them first, in the order the sheets meet them.
+        for table in tables:
+            if len(table.frame):
+                for column in table.frame.columns:
+                    self._style_of(_number_format(str(column)))
         names = [table.name[:31] for table in tables]
-        parts: list[tuple[str, bytes]] = [
-            ("[Content_Types].xml", _content_types(len(sheets)).encode()),
-            ("_rels/.rels", _ROOT_RELS.encode()),
-            ("docProps/app.xml", _APP.encode()),
-            ("docProps/core.xml", _CORE.encode()),
-            ("xl/workbook.xml", _workbook(names).encode()),
-            ("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)).encode()),
-            ("xl/styles.xml", self._styles().encode()),
-            *((f"xl/worksheets/sheet{i}.xml", xml) for i, xml in enumerate(sheets, start=1)),
-            ("xl/sharedStrings.xml", self._shared_strings().encode()),
-        ]
+        n = len(tables)
         buffer = BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in parts:
-                # A fixed date: the same tables give the same bytes.
-                info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data, compresslevel=_COMPRESS_LEVEL)
+            for name, text in (
+                ("[Content_Types].xml", _content_types(n)),
+                ("_rels/.rels", _ROOT_RELS),
+                ("docProps/app.xml", _APP),
+                ("docProps/core.xml", _CORE),
+                ("xl/workbook.xml", _workbook(names)),
+                ("xl/_rels/workbook.xml.rels", _workbook_rels(n)),
+                ("xl/styles.xml", self._styles()),
+            ):
+                archive.writestr(_entry(name), text.encode())
+            for i, table in enumerate(tables, start=1):
+                # A sheet goes into the archive a block of rows at a time: the country table's
+                # XML is ~100 MB, and holding it whole (as cells, rows, text and bytes) made the
+                # workbook the export's peak of memory. Deflate gives the same bytes either way.
+                with archive.open(_entry(f"xl/worksheets/sheet{i}.xml"), "w") as part:
+                    for piece in self._sheet_pieces(table):
+                        part.write(piece)
+            archive.writestr(_entry("xl/sharedStrings.xml"), self._shared_strings().encode())
         return buffer.getvalue()
 
     def _string_id(self, text: str) -> int:
@@ -154,7 +171,8 @@ class _WorkbookWriter:
 
     # ------------------------------------------------------------------ sheets
 
-    def _sheet_xml(self, table: PublishedTable) -> bytes:
+    def _sheet_pieces(self, table: PublishedTable) -> Iterator[bytes | memoryview]:
+        """The sheet's XML (UTF-8) in pieces: head, blocks of ``rows_per_block`` rows, tail."""
         from tipstats.exports import _FLAG_OF, HEADER_ROW, _number_format, neutralise
 
         frame = table.frame
@@ -181,32 +199,12 @@ class _WorkbookWriter:
             )
             + "</row>",
         ]
-        body = ""
-        if n_rows:
-            row_numbers = pc.cast(pa.array(range(first, first + n_rows), pa.int64()), pa.string())
-            arrays = {c: _arrow_column(frame, i) for i, c in enumerate(columns)}
-            cells = []
-            for letter, column in zip(letters, columns, strict=True):
-                cell = self._column_cells(
-                    arrays[column],
-                    letter,
-                    row_numbers,
-                    self._style_of(_number_format(column)),
-                    neutralise,
-                )
-                flag = _FLAG_OF.get(column)
-                if flag in arrays:
-                    hidden = self._symbol_cells(arrays[column], arrays[flag], letter, row_numbers)
-                    cell = pc.coalesce(cell, hidden)
-                cells.append(pc.fill_null(cell, ""))
-            rows = pc.binary_join_element_wise('<row r="', row_numbers, '">', *cells, "</row>", "")
-            body = "".join(rows.to_pylist())
         last_row = HEADER_ROW + n_rows
         widths = "".join(
             f'<col min="{j}" max="{j}" width="{max(10, len(c) + 2)}" customWidth="1"/>'
             for j, c in enumerate(columns, start=1)
         )
-        xml = (
+        yield (
             f'{_XML_DECL}<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
             f'<dimension ref="A1:{_column_letter(n_cols)}{last_row}"/>'
             '<sheetViews><sheetView workbookViewId="0">'
@@ -216,25 +214,44 @@ class _WorkbookWriter:
             "</sheetView></sheetViews>"
             '<sheetFormatPr defaultRowHeight="15"/>'
             + (f"<cols>{widths}</cols>" if widths else "")
-            + f"<sheetData>{''.join(head)}{body}</sheetData></worksheet>"
-        )
-        return xml.encode("utf-8")
+            + f"<sheetData>{''.join(head)}"
+        ).encode("utf-8")
+        if n_rows:
+            # Every column is looked at whole first (shared strings are numbered in the order of
+            # the columns, as a reader meets them); only the cell XML is built block by block.
+            arrays = {c: _arrow_column(frame, i) for i, c in enumerate(columns)}
+            plans = []
+            for letter, column in zip(letters, columns, strict=True):
+                style = self._style_of(_number_format(column))
+                plan = self._column_plan(arrays[column], letter, style, neutralise)
+                flag = _FLAG_OF.get(column)
+                if flag in arrays:
+                    plan.hidden = self._symbol_ids(arrays[column], arrays[flag])
+                plans.append(plan)
+            del arrays
+            for start in range(0, n_rows, self.rows_per_block):
+                stop = min(start + self.rows_per_block, n_rows)
+                row_numbers = pc.cast(
+                    pa.array(range(first + start, first + stop), pa.int64()), pa.string()
+                )
+                cells = [plan.cells(start, stop - start, row_numbers) for plan in plans]
+                rows = pc.binary_join_element_wise(
+                    '<row r="', row_numbers, '">', *cells, "</row>", ""
+                )
+                del cells
+                yield _utf8_of(rows)
+        yield b"</sheetData></worksheet>"
 
-    def _column_cells(
-        self, values: pa.Array, letter: str, row_numbers: pa.Array, style: int, neutralise
-    ) -> pa.Array:
-        """Each row's cell XML for one column; null where the row has no cell."""
+    def _column_plan(self, values: pa.Array, letter: str, style: int, neutralise) -> _ColumnPlan:
+        """What each row's cell of one column holds."""
         kind = values.type
         if pa.types.is_null(kind):
-            return pa.nulls(len(values), pa.string())
+            return _ColumnPlan(letter, None, "", None)
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-            return self._text_cells(values, letter, row_numbers, neutralise)
+            return _ColumnPlan(letter, self._text_ids(values, neutralise), '" t="s"><v>', None)
         s = f' s="{style}"' if style != _PLAIN else ""
         if pa.types.is_boolean(kind):
-            shown = pc.if_else(values, "1", "0")
-            return pc.binary_join_element_wise(
-                '<c r="', letter, row_numbers, f'"{s} t="b"><v>', shown, "</v></c>", ""
-            )
+            return _ColumnPlan(letter, pc.if_else(values, "1", "0"), f'"{s} t="b"><v>', None)
         if pa.types.is_integer(kind):
             bounds = pc.min_max(values).as_py()
             if bounds["min"] is not None and max(-bounds["min"], bounds["max"]) >= _EXACT_INT_LIMIT:
@@ -246,16 +263,11 @@ class _WorkbookWriter:
             )
         else:
             raise _Unsupported(f"column type {kind}")
-        number = pc.binary_join_element_wise(
-            '<c r="', letter, row_numbers, f'"{s} t="n"><v>', shown, "</v></c>", ""
-        )
         # openpyxl writes an infinite number as a cell without value (shown == "").
-        empty = pc.binary_join_element_wise('<c r="', letter, row_numbers, f'"{s} t="n"/>', "")
-        return pc.if_else(pc.equal(shown, ""), empty, number)
+        return _ColumnPlan(letter, shown, f'"{s} t="n"><v>', f'"{s} t="n"/>')
 
-    def _text_cells(
-        self, values: pa.Array, letter: str, row_numbers: pa.Array, neutralise
-    ) -> pa.Array:
+    def _text_ids(self, values: pa.Array, neutralise) -> pa.Array:
+        """Each row's shared-string id; null where the text is empty (no cell)."""
         # Few distinct texts per column: neutralise and number each one once, then take.
         encoded = pc.dictionary_encode(values)
         if isinstance(encoded, pa.ChunkedArray):
@@ -264,15 +276,10 @@ class _WorkbookWriter:
             None if (text := neutralise(v)) == "" else str(self._string_id(text))
             for v in encoded.dictionary.to_pylist()
         ]
-        shown = pc.take(pa.array(ids, pa.string()), encoded.indices)
-        return pc.binary_join_element_wise(
-            '<c r="', letter, row_numbers, '" t="s"><v>', shown, "</v></c>", ""
-        )
+        return pc.take(pa.array(ids, pa.string()), encoded.indices)
 
-    def _symbol_cells(
-        self, values: pa.Array, flags: pa.Array, letter: str, row_numbers: pa.Array
-    ) -> pa.Array:
-        """The ``<5`` / ``x`` a hidden count shows, where the value is empty."""
+    def _symbol_ids(self, values: pa.Array, flags: pa.Array) -> pa.Array:
+        """The shared-string id of the ``<5`` / ``x`` a hidden count shows, where it is empty."""
         if not (pa.types.is_string(flags.type) or pa.types.is_large_string(flags.type)):
             flags = pc.cast(flags, pa.string()) if not pa.types.is_null(flags.type) else flags
         shown = pa.nulls(len(values), pa.string())
@@ -281,10 +288,45 @@ class _WorkbookWriter:
                 continue
             match = pc.fill_null(pc.equal(flags, flag), False)
             shown = pc.if_else(match, str(self._string_id(symbol)), shown)
-        shown = pc.if_else(pc.is_null(values), shown, pa.scalar(None, pa.string()))
-        return pc.binary_join_element_wise(
-            '<c r="', letter, row_numbers, '" t="s"><v>', shown, "</v></c>", ""
-        )
+        return pc.if_else(pc.is_null(values), shown, pa.scalar(None, pa.string()))
+
+
+@dataclass
+class _ColumnPlan:
+    """One column's cells, ``<c r="{letter}{row}{attributes}{shown}</v></c>``, block by block."""
+
+    letter: str
+    shown: pa.Array | None  # the text inside <v>; null: no cell (None: never a cell)
+    attributes: str  # from the closing quote of r="..." to <v>
+    empty: str | None  # the cell's tail where ``shown`` is "" (an infinite number)
+    hidden: pa.Array | None = None  # a symbol's shared-string id where the value is null
+
+    def cells(self, start: int, length: int, row_numbers: pa.Array) -> pa.Array:
+        """The cells of rows ``start`` to ``start + length``; "" where a row has none."""
+        if self.shown is None:
+            cell = pa.nulls(length, pa.string())
+        else:
+            shown = self.shown.slice(start, length)
+            cell = pc.binary_join_element_wise(
+                '<c r="', self.letter, row_numbers, self.attributes, shown, "</v></c>", ""
+            )
+            if self.empty is not None:
+                empty = pc.binary_join_element_wise(
+                    '<c r="', self.letter, row_numbers, self.empty, ""
+                )
+                cell = pc.if_else(pc.equal(shown, ""), empty, cell)
+        if self.hidden is not None:
+            hidden = pc.binary_join_element_wise(
+                '<c r="',
+                self.letter,
+                row_numbers,
+                '" t="s"><v>',
+                self.hidden.slice(start, length),
+                "</v></c>",
+                "",
+            )
+            cell = pc.coalesce(cell, hidden)
+        return pc.fill_null(cell, "")
 
 
 # ---------------------------------------------------------------------- helpers
@@ -308,6 +350,28 @@ def _arrow_column(frame, position: int) -> pa.Array:
     ):
         raise _Unsupported(f"column {series.name!r} of type {array.type}")
     return array
+
+
+def _utf8_of(texts: pa.Array) -> memoryview:
+    """The texts of a string array one after the other, as UTF-8 bytes (no copy)."""
+    if texts.null_count:
+        texts = pc.fill_null(texts, "")
+    wide = pa.types.is_large_string(texts.type)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64 if wide else np.int32)
+    begin, end = int(offsets[texts.offset]), int(offsets[texts.offset + len(texts)])
+    data = texts.buffers()[2]
+    return memoryview(data)[begin:end] if data is not None else memoryview(b"")
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    # A fixed date: the same tables give the same bytes.
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    # ZipFile.open(..., "w") takes the level from the entry: Python 3.13 calls the attribute
+    # compress_level, earlier versions _compresslevel.
+    level = "compress_level" if hasattr(info, "compress_level") else "_compresslevel"
+    setattr(info, level, _COMPRESS_LEVEL)
+    return info
 
 
 def _as_openpyxl(x: float) -> str:
