@@ -41,7 +41,7 @@ from tipstats.disclosure import (
 )
 from tipstats.errors import TipstatsError
 from tipstats.home import Home
-from tipstats.profiles import country_profile
+from tipstats.profiles import country_profiles
 from tipstats.report_tables import (
     BUILDERS,
     TABLE_OF,
@@ -407,18 +407,14 @@ def _profiles(
         for s in ("F", "M")
         for a in ("Y_GE18", "Y0T17")
     }
-    pages = {}
-    for iso3, rows in totals.groupby("country", sort=True):
-        region = region_of.get(iso3, "")
-        pages[str(iso3)] = country_profile(
-            iso3=str(iso3),
-            name=names.get(iso3, str(iso3)),
-            region=region_name.get(region, region or "no region"),
-            scheme=PROFILE_SCHEME,
-            country_rows=rows,
-            region_shares=shares[shares["region"] == region] if "region" in shares else shares,
-            symbols=symbols,
-            group_label=group_label,
-            source=charts.SOURCE,
-        )
-    return pages
+    return country_profiles(
+        totals,
+        shares,
+        names=names,
+        region_of=region_of,
+        region_name=region_name,
+        scheme=PROFILE_SCHEME,
+        symbols=symbols,
+        group_label=group_label,
+        source=charts.SOURCE,
+    )

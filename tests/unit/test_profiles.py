@@ -198,3 +198,71 @@ def test_same_html_when_a_flag_is_missing_in_the_latest_year() -> None:
     fast, plain = both(rows, None)
     assert fast == plain
     assert "2021: Austria" in fast
+
+
+# ------------------------------------------------------------------ all countries in one pass
+
+
+def _per_country(rows: pd.DataFrame, shares: pd.DataFrame, **common) -> dict[str, str]:
+    """What exports built before ``country_profiles``: a groupby and a call per country."""
+    pages = {}
+    for iso3, mine in rows.groupby("country", sort=True):
+        region = common["region_of"].get(iso3, "")
+        pages[iso3] = country_profile(
+            iso3=iso3,
+            name=common["names"].get(iso3, iso3),
+            region=common["region_name"].get(region, region or "no region"),
+            scheme="GLOTIP",
+            country_rows=mine,
+            region_shares=shares[shares["region"] == region] if "region" in shares else shares,
+            symbols=SYMBOLS,
+            group_label=LABELS,
+            source="Source: test.",
+        )
+    return pages
+
+
+@pytest.mark.parametrize("exploitation", [True, False])
+@pytest.mark.parametrize("by_region", [True, False])
+def test_country_profiles_are_the_pages_made_one_country_at_a_time(
+    exploitation: bool, by_region: bool
+) -> None:
+    countries = ["ZAF", "AUT", "BRA", "CHN", "DEU", "EGY"]
+    rows = pd.concat(
+        [
+            generated_rows(seed, exploitation=exploitation).assign(country=iso3)
+            for seed, iso3 in enumerate(countries)
+        ],
+        ignore_index=True,
+    ).sample(frac=1.0, random_state=7)
+    if exploitation:  # a country with only forms of exploitation gets an empty page
+        rows.loc[rows["country"] == "EGY", EXPLOITATION] = "SEXUAL"
+    rows["country"] = rows["country"].astype("str")
+    rows.loc[rows.index[:3], "country"] = None  # rows without a country are left out
+    shares = pd.concat(
+        [
+            generated_shares(seed, range(2005, 2020)).assign(region=region)
+            for seed, region in enumerate(["EU", "AF", "AM"])
+        ],
+        ignore_index=True,
+    )
+    if not by_region:
+        shares = shares.drop(columns=["region"])
+    common = dict(
+        names={"AUT": "Austria <&>", "BRA": "Brazil"},
+        region_of={"AUT": "EU", "DEU": "EU", "ZAF": "AF", "EGY": "AF", "CHN": "AS"},
+        region_name={"EU": "Europe", "AF": "Africa"},
+    )
+    fast = profiles.country_profiles(
+        rows,
+        shares,
+        scheme="GLOTIP",
+        symbols=SYMBOLS,
+        group_label=LABELS,
+        source="Source: test.",
+        **common,
+    )
+    plain = _per_country(rows, shares, **common)
+    assert list(fast) == list(plain) == sorted(countries)
+    assert fast == plain
+    assert sum("%</td>" in page for page in fast.values()) >= 2
