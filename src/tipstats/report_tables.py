@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tipstats import disclosure_parallel as parallel
 from tipstats.columns import AGE, EXPLOITATION, INDICATOR, SEX, TOTAL, YEAR
 from tipstats.disclosure import (
     DISPLAY,
@@ -201,24 +202,49 @@ def protect_counts(
     exempt_by: str | None,
     derived: Sequence[str] = (),
     at_least: Sequence[str] = (),
+    workers: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Protect a count table with ``_T`` margins; returns (published frame, audit)."""
+    """Protect a count table with ``_T`` margins; returns (published frame, audit).
+
+    A large table (the world's country table) is protected in chunks of whole sub-tables in
+    ``workers`` processes (default: one per CPU; see ``disclosure_parallel``), with the same
+    result; a small one in this process.
+    """
     dims = _present(mart, dimensions)
     keys = _present(mart, keys)
     frame = _sorted(mart, [*keys, *dims])
     exempt = _exempt(frame, exempt_by, config) if exempt_by else None
     censored = frame["status"].eq("C").to_numpy() if "status" in frame.columns else None
-    protected = protect(
-        frame,
-        dims,
-        config,
-        keys=keys,
-        exempt=exempt,
-        censored=censored,
-        withheld=_withheld(exempt),
-        at_least=at_least,
+    n_workers = parallel.worker_count(workers, len(frame)) if keys else 1
+    chunks = (
+        parallel.chunks_of(frame, keys, n_workers * parallel.CHUNKS_PER_WORKER)
+        if n_workers > 1
+        else []
     )
-    result = audit(protected, dims, config, keys=keys, at_least=at_least)
+    if len(chunks) > 1:
+        masks = parallel.Masks(exempt=exempt, censored=censored, withheld=_withheld(exempt))
+        protected, result = parallel.protect_and_audit_in_pool(
+            frame,
+            dims,
+            config,
+            keys=keys,
+            chunks=chunks,
+            workers=n_workers,
+            masks=masks,
+            at_least=at_least,
+        )
+    else:
+        protected = protect(
+            frame,
+            dims,
+            config,
+            keys=keys,
+            exempt=exempt,
+            censored=censored,
+            withheld=_withheld(exempt),
+            at_least=at_least,
+        )
+        result = audit(protected, dims, config, keys=keys, at_least=at_least)
     published = _finish(_blank_where_hidden(protected, derived))
     return published, result
 
