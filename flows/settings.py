@@ -11,8 +11,12 @@ import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from tipstats.home import Home
+
+if TYPE_CHECKING:
+    from flows.temporary_server import TemporaryServer
 
 QUIET_DEFAULTS = {
     # No telemetry, client or server side.
@@ -57,30 +61,57 @@ class HeldRunErrors(logging.Filter):
 
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+DRAIN_SECONDS = 10  # at most, to send the run's last events and logs before the server stops
 
 
 @contextmanager
-def local_run_settings() -> Iterator[None]:
-    """Settings for a run on Prefect's temporary local server (no ``PREFECT_API_URL``).
+def local_run_settings(server: TemporaryServer | None = None) -> Iterator[None]:
+    """Settings for a run on a temporary local server (Prefect names no API URL).
+
+    The run is pointed at ``server``, the temporary server tipstats started before importing
+    Prefect (``flows.temporary_server``); without one, Prefect starts its own as it needs it.
+    Either way it is the same local API with its database in ``PREFECT_HOME``. On leaving, the
+    run's queued events and logs are sent before ``server`` stops: the server records task runs
+    from those events.
 
     Flow-run heartbeats are off: they let a long-lived server notice a crashed flow run, but a
     temporary server ends with the run it serves, and stopping each heartbeat thread costs up
     to a second per flow run (four per pipeline). Prefect accepts no "off" from the environment
     (the setting must be at least 30 s), so the run gets a settings context of its own. Against
-    a real server, nothing changes.
+    a real server (an API URL in the environment, a profile or ``prefect.toml``), nothing
+    changes and ``server`` stops unused.
     """
     from prefect.context import SettingsContext
 
     context = SettingsContext.get()
     if context is None or context.settings.api.url:
+        if server is not None:
+            server.stop()
         yield
         return
     settings = context.settings
-    flows = settings.flows.model_copy(update={"heartbeat_frequency": None})
-    with SettingsContext(
-        profile=context.profile, settings=settings.model_copy(update={"flows": flows})
-    ):
-        yield
+    update: dict[str, object] = {
+        "flows": settings.flows.model_copy(update={"heartbeat_frequency": None})
+    }
+    if server is not None:
+        server.wait_until_ready()
+        update["api"] = settings.api.model_copy(update={"url": server.api_url})
+    try:
+        with SettingsContext(profile=context.profile, settings=settings.model_copy(update=update)):
+            yield
+            if server is not None:
+                _send_queued_events_and_logs()
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _send_queued_events_and_logs() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    EventsWorker.drain_all(timeout=DRAIN_SECONDS)
+    APILogWorker.drain_all(timeout=DRAIN_SECONDS)
 
 
 @contextmanager

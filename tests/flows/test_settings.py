@@ -19,3 +19,49 @@ def test_flow_heartbeats_are_off_on_the_temporary_local_server():
         with local_run_settings():
             assert get_current_settings().flows.heartbeat_frequency is None
         assert get_current_settings().flows.heartbeat_frequency == before
+
+
+class FakeServer:
+    """Stands in for flows.temporary_server.TemporaryServer: records what the run asks of it."""
+
+    api_url = "http://127.0.0.1:9/api"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def wait_until_ready(self) -> None:
+        self.calls.append("wait")
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+
+def test_a_run_without_an_api_url_goes_to_the_server_tipstats_started():
+    server = FakeServer()
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        with local_run_settings(server):
+            assert server.calls == ["wait"]
+            assert get_current_settings().api.url == FakeServer.api_url
+            assert get_current_settings().flows.heartbeat_frequency is None
+        assert server.calls == ["wait", "stop"]
+        assert not get_current_settings().api.url
+
+
+def test_the_started_server_stops_even_when_the_run_fails():
+    server = FakeServer()
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        try:
+            with local_run_settings(server):
+                raise ValueError("the run broke")
+        except ValueError:
+            pass
+    assert server.calls == ["wait", "stop"]
+
+
+def test_an_api_url_from_prefects_settings_wins_over_the_started_server():
+    server = FakeServer()
+    url = get_current_settings().api.url
+    assert url  # the test harness, like a server an analyst names in a profile
+    with local_run_settings(server):
+        assert server.calls == ["stop"]  # never waited for, stopped unused
+        assert get_current_settings().api.url == url

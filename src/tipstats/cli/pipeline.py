@@ -20,6 +20,9 @@ def _run_pipeline(home_option: Path | None, threshold: int):
     from flows.settings import configure_prefect
 
     configure_prefect(tipstats_home)
+    from flows.temporary_server import start_unless_configured
+
+    server = start_unless_configured()  # starts while the flows' modules are imported
     from flows import progress
     from flows.pipeline import pipeline
     from flows.settings import held_run_errors, local_run_settings, replay
@@ -30,7 +33,7 @@ def _run_pipeline(home_option: Path | None, threshold: int):
         with held_run_errors() as holder:
             try:
                 with (
-                    local_run_settings(),
+                    local_run_settings(server),
                     Live(display.render(), console=console, transient=True) as live,
                 ):
                     display.live = live
