@@ -1,0 +1,122 @@
+"""The shortcuts of ``tipstats.validation`` against the plain way they replace (issue 8)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+import pytest
+
+from tipstats.codelists import load_codelists
+from tipstats.readers import read_submission
+from tipstats.validation import _failing_by_pandera, _failing_cells, _template_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = sorted((ROOT / "tests" / "fixtures" / "good").glob("*")) + sorted(
+    (ROOT / "tests" / "fixtures" / "bad").glob("*")
+)
+
+
+@pytest.fixture(scope="module")
+def codelists():
+    return load_codelists()
+
+
+def _same_failures(check: pa.Check, values: pd.Series) -> pd.Series | None:
+    direct = _failing_cells(check, values)
+    plain = _failing_by_pandera(check, values)
+    if plain is None:
+        assert direct is None
+    else:
+        assert direct is not None
+        pd.testing.assert_series_equal(direct, plain, check_names=False)
+    return plain
+
+
+MESSY = [
+    "NLD",
+    "",
+    " F ",
+    "Femme",
+    "XX",
+    "2021",
+    "20x1",
+    "1999",
+    "2099",
+    "-3",
+    "1.5",
+    "abc",
+    "1.282",
+    "<5",
+    "1,234",
+    "99999999999",
+    "2.0",
+    "_T",
+    "VICTIMS_DETECTED",
+    "M",
+    "POLICE",
+]
+
+
+@pytest.mark.parametrize("layout", ["template", "dataunodc"])
+def test_each_schema_check_fails_the_same_cells_as_through_pandera(codelists, layout):
+    schema = _template_schema(codelists, layout)
+    n_checks = 0
+    for column in schema.columns.values():
+        values = pd.Series(MESSY, index=np.arange(10, 10 + len(MESSY)), dtype="string[pyarrow]")
+        for check in column.checks:
+            _same_failures(check, values)
+            n_checks += 1
+    assert n_checks > 15
+
+
+def test_checks_on_columns_with_nulls_or_odd_outputs_go_through_pandera():
+    values = pd.Series(["a", None, "b", "c"], dtype="string[pyarrow]")
+    check = pa.Check(lambda s: s != "b", name="not_b")  # nullable boolean output, nulls given
+    assert _same_failures(check, values).tolist() == ["b"]
+    no_nulls = values.fillna("")
+    nullable = pa.Check(lambda s: s.str.len() < pd.NA, name="unknown")  # every verdict null
+    _same_failures(nullable, no_nulls)
+    scalar = pa.Check(lambda s: bool((s != "zzz").all()), name="scalar")
+    assert _failing_cells(scalar, no_nulls) is None
+    element = pa.Check(lambda v: v != "c", element_wise=True, name="element")
+    assert _same_failures(element, no_nulls).tolist() == ["c"]
+    capped = pa.Check(lambda s: s == "", n_failure_cases=1, name="capped")
+    _same_failures(capped, no_nulls)
+    numpy_bool = pa.Check(lambda s: (s != "a").to_numpy(dtype=bool), name="array")
+    with pytest.raises(NotImplementedError):  # pandera's answer to an array, left to pandera
+        _failing_cells(numpy_bool, no_nulls)
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_checks_of_every_fixture_fail_the_same_cells(codelists, path):
+    parsed = read_submission(path)
+    schema = _template_schema(codelists, parsed.layout)
+    for name, column in schema.columns.items():
+        if name not in parsed.frame.columns:
+            continue
+        values = parsed.frame[name].fillna("").astype("string[pyarrow]")
+        for check in column.checks:
+            _same_failures(check, values)
+
+
+def test_validating_a_file_does_not_load_pandera_backends(tmp_path):
+    """pandera's backends import hypothesis: a fifth of a second of every ``tipstats validate``."""
+    sample = ROOT / "tests" / "fixtures" / "bad"
+    files = sorted(sample.glob("*.csv"))[:5]
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from tipstats.reports import validate_file\n"
+        f"for name in {[str(f) for f in files]!r}:\n"
+        f"    validate_file(Path(name), Path({str(tmp_path)!r}))\n"
+        "print('pandera.backends.pandas.register' in sys.modules, 'hypothesis' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.split() == ["False", "False"]
