@@ -32,6 +32,7 @@ import pandas as pd
 
 from tipstats import charts
 from tipstats.codelists import CodeLists, load_codelists
+from tipstats.csv_text import csv_bytes
 from tipstats.disclosure import (
     FLAG,
     NOT_AVAILABLE,
@@ -214,7 +215,8 @@ def _with_region_names(mart: pd.DataFrame, codes: CodeLists) -> pd.DataFrame:
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # The bytes of frame.to_csv(index=False, lineterminator="\n"), built column-wise.
+    return csv_bytes(frame)
 
 
 def _parquet_bytes(frame: pd.DataFrame) -> bytes:
