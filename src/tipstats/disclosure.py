@@ -344,6 +344,8 @@ _KNOWN: dict[tuple[bytes, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {
 _KNOWN_MAX = 50_000
 # Pairs of LPs that push a block's still-narrow cells together before each gets its own.
 _SPREAD_TRIES = 3
+# A vertex this close to an outer bound reaches it (LP solutions carry rounding).
+_REACHED = 1e-9
 
 
 class _Verdicts:
@@ -387,6 +389,11 @@ class _Verdicts:
         self.low = np.full(len(cells), np.inf)
         self.high = np.full(len(cells), -np.inf)
         self.needed = _min_width_of(cells, self.flags, config)
+        # Outer bounds of every interval (valid where a block has a solution as it stands):
+        # a cell they show narrow is exposed without an LP, and a side a vertex already
+        # reaches needs none either.
+        self.outer_low, self.outer_high = self.blocks.outer_bounds()
+        self._loose: set[int] = set()  # blocks solved relaxed: their outer bounds do not hold
         self._solver: dict[int, tuple[lp.BlockLP | None, np.ndarray]] = {}
         self.verdict = np.full(len(cells), -1, dtype=np.int8)
         self._left: dict[int, int] = {}
@@ -406,14 +413,31 @@ class _Verdicts:
         solver, members = self._open(block)
         if solver is None or self._wide(i):
             return False
+        bounded = block not in self._loose
+        if bounded and self._narrow(i):
+            return True
         cost = np.zeros(len(members))
         local = int(np.searchsorted(members, i))
         for sign in (1.0, -1.0):
+            # A side that a vertex found so far already reaches is known without its LP.
+            reached = (
+                self.low[i] <= self.outer_low[i] + _REACHED
+                if sign > 0
+                else self.high[i] >= self.outer_high[i] - _REACHED
+            )
+            if bounded and reached:
+                continue
             cost[local] = sign
             self._record(members, solver.minimise(cost))
             if self._wide(i):
                 return False
+            if bounded and sign > 0 and self.outer_high[i] - self.low[i] < self.needed[i]:
+                return True  # its least value is known and the most it can be is too close
         return True
+
+    def _narrow(self, i: int) -> bool:
+        """The outer bounds alone show the cell's interval too narrow."""
+        return bool(self.outer_high[i] - self.outer_low[i] < self.needed[i])
 
     def _wide(self, i: int) -> bool:
         return bool(self.high[i] - self.low[i] >= self.needed[i])
@@ -458,34 +482,39 @@ class _Verdicts:
         ones = np.ones(len(members))
         point = solver.minimise(ones)
         if point is None:
+            self._loose.add(block)
             solver = self._relaxed(members)
             point = None if solver is None else solver.minimise(ones)
         if solver is not None:
             self._record(members, point)
             self._record(members, solver.minimise(-ones))
-            self._spread(solver, members)
+            self._spread(solver, members, block)
         self._solver[block] = (solver, members)
         return solver, members
 
-    def _spread(self, solver: lp.BlockLP, members: np.ndarray) -> None:
+    def _spread(self, solver: lp.BlockLP, members: np.ndarray, block: int) -> None:
         """Push the cells still too narrow up and down together, a few times.
 
         Most of them are merely not moved by the vertices found so far; a pair of LPs over all
         of them is cheaper than two for each. Only what is left gets its own LPs.
         """
         weights_of = np.random.default_rng(len(members))
+        # Cells the outer bounds show narrow are settled: pushing them would move nothing.
+        settled = (
+            (self.outer_high[members] - self.outer_low[members]) < self.needed[members]
+            if block not in self._loose
+            else np.zeros(len(members), dtype=bool)
+        )
         for _ in range(_SPREAD_TRIES):
-            close = (self.high[members] - self.low[members]) < self.needed[members]
+            close = ((self.high[members] - self.low[members]) < self.needed[members]) & ~settled
             if close.sum() < 2:
                 return
             weights = weights_of.uniform(0.5, 1.5, size=len(members)) * close
             before = int(close.sum())
             self._record(members, solver.minimise(weights))
             self._record(members, solver.minimise(-weights))
-            if (
-                int(((self.high[members] - self.low[members]) < self.needed[members]).sum())
-                == before
-            ):
+            still = (self.high[members] - self.low[members]) < self.needed[members]
+            if int((still & ~settled).sum()) == before:
                 return  # the rest are (nearly) pinned: their own LPs will tell
 
     def _relaxed(self, members: np.ndarray) -> lp.BlockLP | None:

@@ -297,6 +297,19 @@ class Blocks:
         self._built: dict[int, BlockLP] = {}
         self._parts: dict[int, tuple] = {}
 
+    def outer_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """``propagate`` over the whole system: outer bounds of every unknown, by position."""
+        row, col, data = self._entries
+        return propagate(
+            row,
+            col,
+            data,
+            self._row_lower,
+            self._row_upper,
+            self.system.lower,
+            self.system.upper,
+        )
+
     def variables(self, block: int) -> np.ndarray:
         """Positions in the system of the block's unknowns (ascending)."""
         return self._vars[self._var_starts[block] : self._var_starts[block + 1]]
@@ -348,3 +361,62 @@ class Blocks:
             self.system.lower[columns],
             self.system.upper[columns],
         )
+
+
+def propagate(
+    row: np.ndarray,
+    col: np.ndarray,
+    data: np.ndarray,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    rounds: int = 50,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on every unknown that hold at every solution of ``row_lower <= A x <= row_upper``.
+
+    Each relation bounds each of its members by what the others can add up to at most and at
+    least; bounds tightened this way tighten others in turn, for at most ``rounds`` passes. The
+    result is an outer bound of each unknown's interval (exact where a chain of single relations
+    decides it), valid only where the system has a solution; a cell whose outer interval is
+    narrow needs no LP to be known narrow. ``A`` comes as its entries (row, column, value).
+    """
+    lo, hi = lower.astype(float).copy(), upper.astype(float).copy()
+    n_rows = len(row_lower)
+    if not len(data):
+        return lo, hi
+    positive = data > 0
+    rl, ru = row_lower[row], row_upper[row]
+    order = np.argsort(col, kind="stable")
+    col_sorted = col[order]
+    starts = np.flatnonzero(np.r_[True, col_sorted[1:] != col_sorted[:-1]])
+    columns = col_sorted[starts]
+    with np.errstate(invalid="ignore"):
+        for _ in range(rounds):
+            least = np.where(positive, data * lo[col], data * hi[col])
+            most = np.where(positive, data * hi[col], data * lo[col])
+            least_inf, most_inf = np.isneginf(least), np.isposinf(most)
+            least_fin = np.where(least_inf, 0.0, least)
+            most_fin = np.where(most_inf, 0.0, most)
+            sum_least = np.bincount(row, weights=least_fin, minlength=n_rows)
+            sum_most = np.bincount(row, weights=most_fin, minlength=n_rows)
+            n_least_inf = np.bincount(row, weights=least_inf, minlength=n_rows)
+            n_most_inf = np.bincount(row, weights=most_inf, minlength=n_rows)
+            others_least = sum_least[row] - least_fin
+            others_least[n_least_inf[row] - least_inf > 0] = -np.inf
+            others_most = sum_most[row] - most_fin
+            others_most[n_most_inf[row] - most_inf > 0] = np.inf
+            # a * x in [rl - others_most, ru - others_least]
+            low_term, high_term = rl - others_most, ru - others_least
+            entry_lo = np.where(positive, low_term / data, high_term / data)
+            entry_hi = np.where(positive, high_term / data, low_term / data)
+            entry_lo = np.where(np.isnan(entry_lo), -np.inf, entry_lo)
+            entry_hi = np.where(np.isnan(entry_hi), np.inf, entry_hi)
+            new_lo, new_hi = lo.copy(), hi.copy()
+            new_lo[columns] = np.maximum(lo[columns], np.maximum.reduceat(entry_lo[order], starts))
+            new_hi[columns] = np.minimum(hi[columns], np.minimum.reduceat(entry_hi[order], starts))
+            if np.array_equal(new_lo, lo) and np.array_equal(new_hi, hi):
+                break
+            lo, hi = new_lo, new_hi
+    return lo, hi
