@@ -91,8 +91,12 @@ def export_home(
         )
     from tipstats.warehouse import read_tables
 
-    tables = read_tables(home, [*BUILDERS, *INPUT_TABLES])
-    return export_tables(tables, out if out is not None else home.exports, config=config)
+    # No reference kept here: export_tables lets go of the marts once protected.
+    return export_tables(
+        read_tables(home, [*BUILDERS, *INPUT_TABLES]),
+        out if out is not None else home.exports,
+        config=config,
+    )
 
 
 def export_tables(
@@ -112,7 +116,13 @@ def export_tables(
         if tables.get(name) is not None
     }
     notes = [_missing_note(name) for name in missing_marts(tables)]
+    submissions = _submissions(tables.get("submissions"))
+    references = _references(tables.get("ref_versions"), codes)
+    # Only the published tables are needed from here on: the marts (the world's are ~50 MB,
+    # and their copies with region names) are let go of, unless the caller still holds them.
+    del tables
     published = build_report_tables(marts, config)
+    del marts
     exposed = [t.name for t in published if t.n_exposed]
     if exposed:  # never reached when disclosure works: the audit is the last line of defence
         raise TipstatsError(f"disclosure audit failed for {', '.join(exposed)}: nothing written")
@@ -125,9 +135,8 @@ def export_tables(
     if COUNTRY_TABLE in by_name:
         sdmx = sdg_16_2_2_sdmx(by_name[COUNTRY_TABLE].frame, codes.countries)
         blobs[SDMX_NAME] = _csv_bytes(sdmx)
+        del sdmx  # a frame of text as big as the country table
 
-    submissions = _submissions(tables.get("submissions"))
-    references = _references(tables.get("ref_versions"), codes)
     run_id = _run_id(blobs, config, submissions, references)
     folder = Path(out) / run_id
 
