@@ -7,6 +7,7 @@ import zipfile
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from openpyxl import load_workbook
 
@@ -20,7 +21,13 @@ from tipstats.disclosure import (
 )
 from tipstats.exports import _xlsx_bytes
 from tipstats.report_tables import PublishedTable
-from tipstats.workbook import _entry, _WorkbookWriter, report_workbook_bytes
+from tipstats.workbook import (
+    _as_openpyxl,
+    _entry,
+    _openpyxl_numbers,
+    _WorkbookWriter,
+    report_workbook_bytes,
+)
 
 FLAGS = [OBSERVED, SUPPRESSED_PRIMARY, SUPPRESSED_SECONDARY, NOT_AVAILABLE]
 # Texts a spreadsheet or an XML writer could get wrong.
@@ -201,3 +208,15 @@ def test_a_part_streamed_into_the_archive_is_the_part_written_whole() -> None:
         return buffer.getvalue()
 
     assert archive(streamed=True) == archive(streamed=False)
+
+
+def test_floats_print_as_openpyxl_prints_them() -> None:
+    rng = np.random.default_rng(1)
+    bits = rng.integers(0, 2**63, 5000, dtype=np.int64).view(np.float64)
+    whole = rng.integers(-(10**16), 10**16, 5000).astype(np.float64)
+    special = [0.0, -0.0, 1e15, 1e15 - 1, -1e15, 5.0, np.inf, -np.inf, np.nan, None, 0.1 + 0.2]
+    values = [*bits.tolist(), *whole.tolist(), *special]
+    array = pa.array(values, pa.float64(), from_pandas=False)
+    expected = [None if x is None else _as_openpyxl(x) for x in array.to_pylist()]
+    assert _openpyxl_numbers(array).to_pylist() == expected
+    assert _openpyxl_numbers(array.slice(3, 40)).to_pylist() == expected[3:43]
