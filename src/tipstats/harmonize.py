@@ -297,7 +297,11 @@ def harmonize_coded(
     reports.append(report)
     obs = obs[keep]
     obs = _roll_up(obs, layout, codelists)
-    obs, report = _merge_duplicates(obs, text)
+    # the factors give each row's text by position: the usual frame, indexed 0..n-1
+    positional = isinstance(text.index, pd.RangeIndex) and text.index.equals(
+        pd.RangeIndex(len(text))
+    )
+    obs, report = _merge_duplicates(obs, text, coded.factors if positional else None)
     reports.append(report)
     obs = obs.sort_values(C.SOURCE_ROW, kind="stable").reset_index(drop=True)
     return _observation_dtypes(obs), concat_reports(reports)
@@ -399,7 +403,9 @@ def _roll_up(obs: pd.DataFrame, layout: str, codelists: CodeLists) -> pd.DataFra
     return out
 
 
-def _merge_duplicates(obs: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _merge_duplicates(
+    obs: pd.DataFrame, text: pd.DataFrame, factors: dict[str, Factor] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Cells sharing a key after mapping: parts of one cell, or the same cell repeated.
 
     Rows whose texts differ in a breakdown that maps to one code other than the total (sub-forms
@@ -408,7 +414,7 @@ def _merge_duplicates(obs: pd.DataFrame, text: pd.DataFrame) -> tuple[pd.DataFra
     is kept. Both are warnings naming every row.
     """
     key = list(C.OBSERVATION_KEY)
-    duplicated = duplicated_keys(obs, key)
+    duplicated = _duplicated_rows(obs, key, factors or {}, len(text))
     if not duplicated.any():
         return obs, None
     candidates = obs[duplicated]
@@ -440,6 +446,46 @@ def duplicated_keys(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
         key = key * n + codes
         size *= n
     return pd.Series(key, index=frame.index).duplicated(keep=False)
+
+
+def _duplicated_rows(
+    obs: pd.DataFrame, columns: list[str], factors: dict[str, Factor], n_text: int
+) -> pd.Series:
+    """``duplicated_keys(obs, columns)`` for observations whose index is each row's position in
+    the coded frame: a column with a factor holds a function of each cell's text (its code,
+    filled and rolled up), so it is numbered once per text and spread by position instead of
+    hashing a million cells again. Columns without a factor are factorized as there."""
+    if not factors:
+        return duplicated_keys(obs, columns)
+    rows = obs.index.to_numpy()
+    key = np.zeros(len(obs), dtype=np.int64)
+    size = 1
+    for column in columns:
+        factor = factors.get(column)
+        if factor is None or len(factor[0]) != n_text:
+            codes, uniques = pd.factorize(obs[column], use_na_sentinel=False)
+            n = max(len(uniques), 1)
+        else:
+            codes, n = _ids_by_text(obs[column], factor[0][rows], len(factor[1]))
+        if size * n >= 2**62:  # renumber before the product could overflow
+            key, found = pd.factorize(key)
+            size = max(len(found), 1)
+        key = key * n + codes
+        size *= n
+    return pd.Series(key, index=obs.index).duplicated(keep=False)
+
+
+def _ids_by_text(values: pd.Series, positions: np.ndarray, n_texts: int) -> tuple[np.ndarray, int]:
+    """Each cell's value numbered (nulls equal to nulls), read once per text: ``values`` must be
+    the same for every cell of one text. Returns the numbers and how many there are."""
+    first_row = np.full(n_texts, -1, dtype=np.int64)
+    first_row[positions[::-1]] = np.arange(len(positions) - 1, -1, -1)
+    present = first_row >= 0
+    picked = values.iloc[first_row[present]].to_numpy(dtype=object, na_value=None)
+    numbers, found = pd.factorize(picked, use_na_sentinel=False)
+    of_text = np.zeros(n_texts, dtype=np.int64)
+    of_text[present] = numbers
+    return of_text[positions], max(len(found), 1)
 
 
 def _keep_first(repeats: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

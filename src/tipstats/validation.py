@@ -628,10 +628,11 @@ def _duplicate_keys(
     if layout == DATAUNODC:
         return empty_report()
     cells, complete = cell_keys if cell_keys is not None else _cell_keys(coded)
-    keys = pd.Series(cells[complete], index=coded.codes.index[complete])
-    repeated = keys.duplicated(keep="first")
-    if not repeated.any():
+    later, _ = _repeated_cells(cells, complete)
+    if not later.any():
         return empty_report()
+    keys = pd.Series(cells[complete], index=coded.codes.index[complete])
+    repeated = pd.Series(later, index=keys.index)
     rows = coded.text.loc[keys.index, C.SOURCE_ROW]
     first = rows.groupby(keys.to_numpy(), sort=False).transform("first")
     repeat_rows = rows[repeated]
@@ -655,11 +656,35 @@ def _without_duplicated_keys(
     if layout == DATAUNODC:
         return observations
     cells, complete = cell_keys if cell_keys is not None else _cell_keys(coded)
-    repeated = complete & pd.Series(cells).duplicated(keep=False).to_numpy()
+    _, repeated = _repeated_cells(cells, complete)
     if not repeated.any():
         return observations
     rows = coded.text.loc[repeated, C.SOURCE_ROW]
     return observations[~observations[C.SOURCE_ROW].isin(rows)]
+
+
+# the last answer of _repeated_cells: both duplicate rules ask it of the same keys in turn
+_LAST_REPEATED: list[tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]] = []
+
+
+def _repeated_cells(cells: np.ndarray, complete: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Among the rows with a complete key: which repeat an earlier row's key (one flag per
+    complete row, ``duplicated(keep="first")``), and which share their key with another row (one
+    flag per row, False for incomplete keys: ``duplicated(keep=False) & complete``, as an
+    incomplete key never equals a complete one). The keys are numbered once for both."""
+    if _LAST_REPEATED and _LAST_REPEATED[0][0] is cells and _LAST_REPEATED[0][1] is complete:
+        return _LAST_REPEATED[0][2]
+    chosen = cells[complete]
+    numbers, found = pd.factorize(chosen)
+    later = np.zeros(len(chosen), dtype=bool)
+    shared = np.zeros(len(cells), dtype=bool)
+    if len(found) < len(chosen):
+        first = np.full(len(found), -1, dtype=np.int64)
+        first[numbers[::-1]] = np.arange(len(numbers) - 1, -1, -1)
+        later = np.arange(len(numbers)) != first[numbers]
+        shared[complete] = np.bincount(numbers, minlength=len(found))[numbers] > 1
+    _LAST_REPEATED[:] = [(cells, complete, (later, shared))]
+    return later, shared
 
 
 def _cell_keys(coded: CodedFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +14,27 @@ import pytest
 
 from tipstats.codelists import load_codelists
 from tipstats.readers import read_submission
-from tipstats.validation import _failing_by_pandera, _failing_cells, _template_schema
+from tipstats.report_frame import empty_report
+from tipstats.validation import (
+    _failing_by_pandera,
+    _failing_cells,
+    _template_schema,
+    validate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "good").glob("*")) + sorted(
     (ROOT / "tests" / "fixtures" / "bad").glob("*")
 )
+
+
+@dataclass
+class Parsed:
+    """The reader contract (ParsedFile): text frame in the template layout + source_row."""
+
+    frame: pd.DataFrame
+    layout: str = "template"
+    problems: pd.DataFrame = field(default_factory=empty_report)
 
 
 @pytest.fixture(scope="module")
@@ -92,18 +108,6 @@ def test_checks_on_columns_with_nulls_or_odd_outputs_go_through_pandera():
         _failing_cells(numpy_bool, no_nulls)
 
 
-@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
-def test_checks_of_every_fixture_fail_the_same_cells(codelists, path):
-    parsed = read_submission(path)
-    schema = _template_schema(codelists, parsed.layout)
-    for name, column in schema.columns.items():
-        if name not in parsed.frame.columns:
-            continue
-        values = parsed.frame[name].fillna("").astype("string[pyarrow]")
-        for check in column.checks:
-            _same_failures(check, values)
-
-
 def test_validating_a_file_does_not_load_pandera_backends(tmp_path):
     """pandera's backends import hypothesis: a fifth of a second of every ``tipstats validate``."""
     sample = ROOT / "tests" / "fixtures" / "bad"
@@ -120,3 +124,108 @@ def test_validating_a_file_does_not_load_pandera_backends(tmp_path):
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+# --- duplicate keys: numbered once per text, and once for both duplicate rules -----------------
+def _frames_with_repeats() -> list[pd.DataFrame]:
+    """Template frames with repeated cells, sub-forms, unknown labels and blank keys."""
+    base = {
+        "country": "NLD",
+        "year": "2021",
+        "indicator": "VICTIMS_DETECTED",
+        "sex": "_T",
+        "age": "_T",
+        "exploitation": "_T",
+        "citizenship": "_T",
+        "value": "10",
+        "status": "",
+        "source": "POLICE",
+        "comment": "",
+    }
+    variants = [
+        {},
+        {"sex": "F"},
+        {"sex": "Female"},  # the same cell as F, in a label
+        {"sex": "femme"},
+        {"sex": "XX"},  # unknown: UNKNOWN in the observation
+        {"sex": ""},
+        {"citizenship": "Martian"},
+        {"citizenship": "UNK"},
+        {"source": ""},  # OTHER
+        {"source": "OTHER"},
+        {"source": "nowhere"},
+        {"year": "20x1"},
+        {"country": "Atlantis"},
+        {"exploitation": "SEXUAL"},
+        {"exploitation": "FORCED_LABOUR"},
+        {"value": "<5"},
+        {"value": "abc"},
+    ]
+    rng = np.random.default_rng(5)
+    frames = []
+    for n in (1, 7, 40, 400):
+        picks = rng.integers(0, len(variants), size=n)
+        frame = pd.DataFrame([{**base, **variants[i]} for i in picks])
+        frame["year"] = np.where(rng.random(n) < 0.7, frame["year"], "2020")
+        frame[C_SOURCE_ROW] = range(2, n + 2)
+        frames.append(frame)
+    return frames
+
+
+C_SOURCE_ROW = "source_row"
+
+
+@pytest.fixture
+def checked_duplicates(monkeypatch):
+    """Every call of the fast duplicate finders also runs the plain one and compares."""
+    from tipstats import harmonize, validation
+
+    calls = {"rows": 0, "cells": 0}
+    fast_rows = harmonize._duplicated_rows
+    fast_cells = validation._repeated_cells
+
+    def rows(obs, columns, factors, n_text):
+        found = fast_rows(obs, columns, factors, n_text)
+        pd.testing.assert_series_equal(found, harmonize.duplicated_keys(obs, columns))
+        calls["rows"] += 1
+        return found
+
+    def cells(keys, complete):
+        validation._LAST_REPEATED.clear()
+        later, shared = fast_cells(keys, complete)
+        expected_later = pd.Series(keys[complete]).duplicated(keep="first").to_numpy()
+        expected_shared = complete & pd.Series(keys).duplicated(keep=False).to_numpy()
+        np.testing.assert_array_equal(later, expected_later)
+        np.testing.assert_array_equal(shared, expected_shared)
+        calls["cells"] += 1
+        return later, shared
+
+    monkeypatch.setattr(harmonize, "_duplicated_rows", rows)
+    monkeypatch.setattr(validation, "_repeated_cells", cells)
+    return calls
+
+
+def test_duplicates_found_by_text_equal_the_plain_search_on_frames(codelists, checked_duplicates):
+    n_repeated = 0
+    for frame in _frames_with_repeats():
+        for layout in ("template", "dataunodc"):
+            report = validate(Parsed(frame, layout=layout), codelists)
+            n_repeated += int(report.table["rule_id"].str.startswith("key.duplicate").sum())
+    assert checked_duplicates["rows"] >= 8 and checked_duplicates["cells"] >= 4
+    assert n_repeated > 50  # the frames do repeat cells
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
+def test_every_fixture_takes_the_shortcuts_with_the_same_results(
+    codelists, checked_duplicates, path
+):
+    """Schema checks called directly and duplicates found by text, on every fixture."""
+    parsed = read_submission(path)
+    schema = _template_schema(codelists, parsed.layout)
+    for name, column in schema.columns.items():
+        if name not in parsed.frame.columns:
+            continue
+        values = parsed.frame[name].fillna("").astype("string[pyarrow]")
+        for check in column.checks:
+            _same_failures(check, values)
+    validate(parsed, codelists)
