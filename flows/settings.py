@@ -7,6 +7,7 @@ environment win: an analyst who points ``PREFECT_API_URL`` at a real server keep
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Iterator
@@ -61,6 +62,12 @@ class HeldRunErrors(logging.Filter):
 
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
+RUN_MODULES = (
+    "prefect.flow_engine",
+    "prefect.task_engine",
+    "prefect.utilities.visualization",
+    "fastapi.encoders",
+)
 DRAIN_SECONDS = 10  # at most, to send the run's last events and logs before the server stops
 
 
@@ -94,8 +101,17 @@ def local_run_settings(server: TemporaryServer | None = None) -> Iterator[None]:
         "flows": settings.flows.model_copy(update={"heartbeat_frequency": None})
     }
     if server is not None:
+        _import_run_modules()
         server.wait_until_ready()
         update["api"] = settings.api.model_copy(update={"url": server.api_url})
+        # Round trips the run's own server makes pointless: it runs this very Prefect
+        # installation, so its version needs no check (Prefect's setting for a known-compatible
+        # server), and it reads the same settings, so with its CSRF protection off (Prefect's
+        # default) each client would only ask for a token to be told there is none.
+        client = {"server_version_check_enabled": False}
+        if not settings.server.api.csrf_protection_enabled:
+            client["csrf_support_enabled"] = False
+        update["client"] = settings.client.model_copy(update=client)
     try:
         with SettingsContext(profile=context.profile, settings=settings.model_copy(update=update)):
             yield
@@ -104,6 +120,16 @@ def local_run_settings(server: TemporaryServer | None = None) -> Iterator[None]:
     finally:
         if server is not None:
             server.stop()
+
+
+def _import_run_modules() -> None:
+    # Modules Prefect imports only when the first flow runs: imported while the temporary server
+    # is still starting on the other core, they cost the run no time.
+    for name in RUN_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # another Prefect version: then it loads what it needs itself
+            continue
 
 
 def _send_queued_events_and_logs() -> None:

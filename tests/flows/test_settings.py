@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_SERVER_CSRF_PROTECTION_ENABLED,
+    get_current_settings,
+    temporary_settings,
+)
 
 from flows.settings import local_run_settings
 
@@ -43,8 +48,18 @@ def test_a_run_without_an_api_url_goes_to_the_server_tipstats_started():
             assert server.calls == ["wait"]
             assert get_current_settings().api.url == FakeServer.api_url
             assert get_current_settings().flows.heartbeat_frequency is None
+            # the same installation and settings as the server: no version check, no CSRF token
+            assert not get_current_settings().client.server_version_check_enabled
+            assert not get_current_settings().client.csrf_support_enabled
         assert server.calls == ["wait", "stop"]
         assert not get_current_settings().api.url
+        assert get_current_settings().client.server_version_check_enabled
+
+
+def test_a_server_with_csrf_protection_gets_its_tokens():
+    updates = {PREFECT_API_URL: None, PREFECT_SERVER_CSRF_PROTECTION_ENABLED: True}
+    with temporary_settings(updates=updates), local_run_settings(FakeServer()):
+        assert get_current_settings().client.csrf_support_enabled
 
 
 def test_the_started_server_stops_even_when_the_run_fails():
