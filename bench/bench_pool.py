@@ -10,6 +10,10 @@ machine's load falls on all of them alike:
 
     .venv/bin/python bench/bench_pool.py /tmp/h5/world --workers 2 --runs 2 \
         --tree before=/tmp/h5/base --tree after=.
+
+``--batch N`` runs what the ingest flow does instead of the CLI: one process calls
+``warehouse.submit_many`` on consecutive batches of N files (the folder's files by name), so the
+pool is kept from one call to the next.
 """
 
 from __future__ import annotations
@@ -26,6 +30,23 @@ from pathlib import Path
 
 TICK = os.sysconf("SC_CLK_TCK")
 CLI = "from tipstats.cli import main; main()"
+# the ingest flow's loop (flows/ingest_inbox.py) without Prefect: submit_many per batch of files
+BATCHES = """
+import sys
+from collections import Counter
+from pathlib import Path
+from tipstats.home import resolve_home
+from tipstats.warehouse import submit_many
+if __name__ == "__main__":
+    folder, root, workers, size = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    home = resolve_home(root).ensure()
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    statuses = Counter()
+    for start in range(0, len(files), size):
+        results = submit_many(files[start : start + size], home, workers=workers)
+        statuses.update(r.status for r in results)
+    print(" ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+"""
 
 
 def _stat(pid: int) -> tuple[int, float] | None:
@@ -64,20 +85,18 @@ def _sample(process: subprocess.Popen) -> tuple[dict[int, float], dict[int, int]
     return cpu, parent
 
 
-def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], str]:
-    home = Path(tempfile.mkdtemp(prefix="bench_pool_home_", dir="/tmp/h5"))
+def run_once(
+    tree: Path, files: Path, workers: int, batch: int | None = None, keep: Path | None = None
+) -> tuple[dict[str, float], str]:
+    home = Path(tempfile.mkdtemp(prefix="bench_pool_home_", dir=tempfile.gettempdir()))
     env = {**os.environ, "PYTHONPATH": f"{tree / 'src'}:{tree}"}
-    command = [
-        sys.executable,
-        "-c",
-        CLI,
-        "submit",
-        "--workers",
-        str(workers),
-        "--home",
-        str(home),
-        str(files),
-    ]
+    if batch is None:
+        command = [sys.executable, "-c", CLI, "submit", "--workers", str(workers)]
+        command += ["--home", str(home), str(files)]
+    else:
+        script = home.with_suffix(".py")  # a file: the forkserver preloads __main__
+        script.write_text(BATCHES)
+        command = [sys.executable, str(script), str(files), str(home), str(workers), str(batch)]
     start = time.perf_counter()
     log = home.with_suffix(".log")
     with log.open("wb") as sink:  # a file, not a pipe: the command prints a line per file
@@ -85,8 +104,12 @@ def run_once(tree: Path, files: Path, workers: int) -> tuple[dict[str, float], s
         cpu, parent = _sample(process)
     wall = time.perf_counter() - start
     output = log.read_text(errors="replace").strip()
+    if keep is not None:  # for comparing warehouses and reports
+        shutil.rmtree(keep, ignore_errors=True)
+        shutil.move(home, keep)
     shutil.rmtree(home, ignore_errors=True)
     log.unlink()
+    home.with_suffix(".py").unlink(missing_ok=True)
     if process.returncode not in (0, 1):
         raise SystemExit(f"submit failed ({process.returncode}): {output[-2000:]}")
     forkservers = {pid for pid in cpu if parent.get(pid) == process.pid}
@@ -106,13 +129,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--tree", action="append", required=True, help="label=checkout")
+    parser.add_argument("--batch", type=int, help="submit_many per batch of N files, as the flow")
+    parser.add_argument("--keep", type=Path, help="keep each tree's last home in KEEP/<label>")
     args = parser.parse_args()
     trees = [(t.split("=", 1)[0], Path(t.split("=", 1)[1]).resolve()) for t in args.tree]
     found: dict[str, list[dict[str, float]]] = {label: [] for label, _ in trees}
     for n in range(args.runs):
         for label, tree in trees:
             load = os.getloadavg()[0]
-            figures, summary = run_once(tree, args.files, args.workers)
+            keep = None if args.keep is None else args.keep / label
+            figures, summary = run_once(tree, args.files, args.workers, args.batch, keep)
             found[label].append(figures)
             print(
                 f"run {n + 1} {label}: load {load:.1f} "

@@ -17,15 +17,18 @@ travel).
 from __future__ import annotations
 
 import atexit
+import functools
 import itertools
 import math
 import multiprocessing
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -195,26 +198,35 @@ def check_in_pool(
 
     Reading runs first (it tells which countries each file names); ``history`` is asked once,
     for every country of the batch, before any file is loaded. Parsed files stay in the
-    workers: reading sends back only each file's countries (or why it cannot be read), and the
-    worker that validates a group takes its files from what it read itself or reads them again
-    (cheaper than sending each parsed file to the caller and out again). The pool is kept for
-    the next call in this process (see ``shutdown_pool``).
+    workers: reading sends back only each file's countries (or why it cannot be read). Each
+    worker reads the files whose names look alike (``AFG_2005.csv``, ``AFG_2006.csv``: most
+    likely one chain), and each chain is validated by the worker that read most of its files,
+    which takes them from what it read (another worker's files are read again: cheaper than
+    sending each parsed file to the caller and out again). The workers are kept for the next
+    call in this process (see ``shutdown_pool``).
     """
-    pool = _shared_pool(workers)
+    lanes = shared_pool(workers)
     batch = next(_BATCHES)
     futures: dict[int, Future[_Packed]] = {}
     try:
-        chunk = max(1, min(32, len(jobs) // (4 * workers)))
-        reads = list(pool.map(_read_job, [(batch, job) for job in jobs], chunksize=chunk))
+        sizes = [_size_of(job.path) for job in jobs]
+        shares = share_by_name([job.path.name for job in jobs], sizes, lanes.workers)
+        reading = [
+            lanes.lane(lane).submit(_read_jobs, batch, [jobs[i] for i in share])
+            for lane, share in enumerate(shares)
+        ]
+        reads: list[tuple[str | None, list[str]]] = [(None, [])] * len(jobs)
+        read_by = [0] * len(jobs)
+        for lane, (share, future) in enumerate(zip(shares, reading, strict=True)):
+            for i, read in zip(share, future.result(), strict=True):
+                reads[i], read_by[i] = read, lane
         countries = [found for _, found in reads]
         wanted = sorted({c for found in countries for c in found})
         known = canonical_types(history(wanted)) if wanted else history([])
-        # a few tasks per worker: enough to balance them, few enough that each is one pass
-        size = min(GROUP_MAX_FILES, max(1, math.ceil(len(jobs) / (4 * workers))))
-        for group in chain_groups(countries, size):
+        for lane, group in route_groups(chains(countries), read_by, sizes, lanes.workers):
             links = [(jobs[i], *reads[i]) for i in group]
             group_countries = sorted({c for i in group for c in countries[i]})
-            future = pool.submit(
+            future = lanes.lane(lane).submit(
                 _check_group, batch, links, history_of(known, group_countries), reports_dir
             )
             for i in group:
@@ -227,6 +239,118 @@ def check_in_pool(
     finally:  # the caller stopped early (an error, an interrupt): drop the groups not started
         for future in futures.values():
             future.cancel()
+
+
+def _size_of(path: Path) -> int:
+    # what reading and validating a file costs grows with its bytes
+    try:
+        return max(1, path.stat().st_size)
+    except OSError:
+        return 1
+
+
+def share_by_name(names: Sequence[str], sizes: Sequence[int], workers: int) -> list[list[int]]:
+    """Positions of the files each worker reads: files named alike (``AFG_2005``,
+    ``AFG_2006``: most likely one country's chain) go to the same worker, each set of them to
+    the worker with the fewest bytes so far, the largest first. A guess only: which worker
+    validates a chain is decided by what the files say (``route_groups``)."""
+    keyed = sorted(range(len(names)), key=lambda i: (_name_key(names[i]), i))
+    total = sum(sizes)
+    parts: list[list[int]] = []
+    for _, run in itertools.groupby(keyed, key=lambda i: _name_key(names[i])[0]):
+        files = list(run)
+        # names that say nothing (one run larger than a worker's share): file by file
+        whole = sum(sizes[i] for i in files) * workers <= total
+        parts.extend([files] if whole else [[i] for i in files])
+    shares: list[list[int]] = [[] for _ in range(workers)]
+    load = [0] * workers
+    for part in sorted(parts, key=lambda part: -sum(sizes[i] for i in part)):
+        lane = min(range(workers), key=load.__getitem__)
+        shares[lane].extend(part)
+        load[lane] += sum(sizes[i] for i in part)
+    return [sorted(share) for share in shares]
+
+
+def _name_key(name: str) -> tuple[str, str]:
+    # the name up to its first separator (``AFG`` of ``AFG_2005.csv``), then the whole name
+    stem = name.rsplit(".", 1)[0].casefold()
+    for separator in "_- .":
+        stem = stem.split(separator, 1)[0]
+    return stem, name
+
+
+REREAD_COST = 1.0  # reading a file again costs about what validating it does (per byte)
+MAX_MOVES = 64  # reading shares the bytes evenly: balancing takes a few moves, if any
+
+
+def route_groups(
+    chain_list: Sequence[Sequence[int]],
+    read_by: Sequence[int],
+    sizes: Sequence[int],
+    workers: int,
+    max_files: int = GROUP_MAX_FILES,
+) -> list[tuple[int, list[int]]]:
+    """(worker, file positions) of each group to validate. Each chain goes to the worker that
+    read most of its bytes (which need not read them again); then, while it shortens the
+    longest worker's work, a chain moves from the busiest worker to the least busy, which
+    reads again what it did not read (``REREAD_COST``). A worker's chains, in file order,
+    are packed into groups of up to ``max_files`` files: a pass costs ~0.1 s whatever its
+    size, so few and large ones, but more than one when a worker has many, so that the caller
+    can store the first while the next is checked. Groups come in the order of their first
+    file, each group's positions in file order."""
+    weight = [sum(sizes[i] for i in chain) for chain in chain_list]
+    read_here = [[0] * workers for _ in chain_list]
+    for c, chain in enumerate(chain_list):
+        for i in chain:
+            read_here[c][read_by[i]] += sizes[i]
+    # the cost of checking chain c on worker k
+    cost = [
+        [weight[c] + REREAD_COST * (weight[c] - read_here[c][k]) for k in range(workers)]
+        for c in range(len(chain_list))
+    ]
+    lane_of = [min(range(workers), key=lambda k, c=c: (cost[c][k], k)) for c in range(len(cost))]
+    load = [0.0] * workers
+    for c, k in enumerate(lane_of):
+        load[k] += cost[c][k]
+    for _ in range(min(len(chain_list), MAX_MOVES)):  # each shortens the longest
+        busiest = max(range(workers), key=load.__getitem__)
+        idlest = min(range(workers), key=load.__getitem__)
+        best, best_span = None, load[busiest]
+        for c, k in enumerate(lane_of):
+            if k == busiest:
+                span = max(load[busiest] - cost[c][busiest], load[idlest] + cost[c][idlest])
+                if span < best_span:
+                    best, best_span = c, span
+        if best is None:
+            break
+        load[busiest] -= cost[best][busiest]
+        load[idlest] += cost[best][idlest]
+        lane_of[best] = idlest
+    mine: list[list[Sequence[int]]] = [[] for _ in range(workers)]
+    for c, k in enumerate(lane_of):
+        mine[k].append(chain_list[c])
+    groups: list[tuple[int, list[int]]] = []
+    for lane, lane_chains in enumerate(mine):
+        n_files = sum(len(c) for c in lane_chains)
+        size = math.ceil(n_files / max(1, math.ceil(n_files / max_files))) if n_files else 1
+        for group in chain_groups_in_order(lane_chains, size):
+            groups.append((lane, group))
+    return sorted(groups, key=lambda g: g[1][0])
+
+
+def chain_groups_in_order(chain_list: Sequence[Sequence[int]], size: int) -> list[list[int]]:
+    """Whole chains, in the order of their first file, packed into groups of about ``size``
+    files (a longer chain is a group of its own); each group's positions in file order."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    for chain in sorted(chain_list, key=min):
+        if current and len(current) + len(chain) > size:
+            groups.append(sorted(current))
+            current = []
+        current.extend(chain)
+    if current:
+        groups.append(sorted(current))
+    return groups
 
 
 def check_in_process(
@@ -259,33 +383,106 @@ def check_in_process(
 
 _BATCHES = itertools.count(1)  # tells a worker's parsed files of one call from another's
 _POOL_LOCK = threading.Lock()
-_pools: dict[tuple[int, str], ProcessPoolExecutor] = {}  # (workers, reference folder) -> pool
+_pools: dict[tuple[int, str], WorkerLanes] = {}  # (workers, reference folder) -> its workers
 
 
-def _shared_pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of ``workers`` processes for the current reference data: started
+class WorkerLanes(Executor):
+    """``workers`` worker processes, each behind an executor of its own (a *lane*), so that a
+    task can go to a given worker (``lane(k).submit``): the one that holds its parsed files.
+    ``submit`` sends a task to whichever worker frees up first, as a ``ProcessPoolExecutor``
+    does (at most ``IN_FLIGHT`` tasks queued at a worker, the rest held here)."""
+
+    IN_FLIGHT = 2  # a worker's next task is waiting when it finishes one
+
+    def __init__(self, workers: int, reference: str) -> None:
+        self.workers = workers
+        self._reference = reference
+        self._lanes = [self._start() for _ in range(workers)]
+        self._lock = threading.RLock()
+        self._waiting: deque[tuple[Future[Any], Callable[..., Any], tuple, dict]] = deque()
+        self._in_flight = [0] * workers
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=_pool_context(),
+            initializer=_start_worker,
+            initargs=(self._reference,),
+        )
+
+    @property
+    def broken(self) -> bool:
+        return any(getattr(lane, "_broken", False) for lane in self._lanes)
+
+    def lane(self, k: int) -> ProcessPoolExecutor:
+        """The executor of worker ``k`` (one process)."""
+        return self._lanes[k]
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        outer: Future[Any] = Future()
+        with self._lock:
+            self._waiting.append((outer, fn, args, kwargs))
+            self._dispatch()
+        return outer
+
+    def _dispatch(self) -> None:
+        with self._lock:
+            while self._waiting:
+                lane = min(range(self.workers), key=self._in_flight.__getitem__)
+                if self._in_flight[lane] >= self.IN_FLIGHT:
+                    return
+                self._send(lane, *self._waiting.popleft())
+
+    def _send(
+        self, lane: int, outer: Future[Any], fn: Callable[..., Any], args: tuple, kwargs: dict
+    ) -> None:
+        if not outer.set_running_or_notify_cancel():
+            return
+        try:
+            inner = self._lanes[lane].submit(fn, *args, **kwargs)
+        except BaseException as problem:  # a broken or stopped worker: the task's error
+            outer.set_exception(problem)
+            return
+        self._in_flight[lane] += 1
+        inner.add_done_callback(functools.partial(self._finished, lane, outer))
+
+    def _finished(self, lane: int, outer: Future[Any], inner: Future[Any]) -> None:
+        with self._lock:
+            self._in_flight[lane] -= 1
+        if inner.cancelled():
+            outer.set_exception(CancelledError())
+        elif inner.exception() is not None:
+            outer.set_exception(inner.exception())
+        else:
+            outer.set_result(inner.result())
+        self._dispatch()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            waiting, self._waiting = list(self._waiting), deque()
+            for n, (outer, fn, args, kwargs) in enumerate(waiting):
+                if cancel_futures:
+                    outer.cancel()
+                else:  # what was submitted still runs (``Executor.shutdown``)
+                    self._send(n % self.workers, outer, fn, args, kwargs)
+        for lane in self._lanes:
+            lane.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+def shared_pool(workers: int) -> WorkerLanes:
+    """The process's ``workers`` worker processes for the current reference data: started
     once (a worker takes ~0.75 s to start on a busy machine) and kept; started again if one of
-    its workers died. One pool per size, so that a call never stops another's pool."""
+    them died. One set per size, so that a call never stops another's workers. Other work
+    (e.g. the export) may ``submit`` tasks to them."""
     key = (workers, str(reference_dir()))
     with _POOL_LOCK:
         pool = _pools.get(key)
-        if pool is not None and getattr(pool, "_broken", False):
+        if pool is not None and pool.broken:
             pool.shutdown(wait=False, cancel_futures=True)
             pool = None
         if pool is None:
-            pool = _pools[key] = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=_pool_context(),
-                initializer=_start_worker,
-                initargs=(key[1],),
-            )
+            pool = _pools[key] = WorkerLanes(workers, key[1])
         return pool
-
-
-def shared_pool(workers: int) -> ProcessPoolExecutor:
-    """``_shared_pool`` for other work of the process (the export's disclosure control): it
-    reuses these workers rather than paying for a second pool's memory."""
-    return _shared_pool(workers)
 
 
 def shutdown_pool() -> None:
@@ -381,19 +578,36 @@ def _read_job(task: tuple[int, Job]) -> tuple[str | None, list[str]]:
     return None, countries_of(parsed.frame, load_codelists())
 
 
+def _read_jobs(batch: int, jobs: list[Job]) -> list[tuple[str | None, list[str]]]:
+    """``_read_job`` for each of ``jobs``, in one task."""
+    return [_read_job((batch, job)) for job in jobs]
+
+
 def _problem(unreadable: TipstatsError) -> str:
     # the exception travels as its text and exit code: what ``Checked`` keeps of it
     return f"{unreadable.exit_code}\t{unreadable}"
 
 
+_reads_again = 0  # files a worker read again to check them (another worker had read them)
+
+
+def _count_reads_again(reset: bool = False) -> int:
+    """How many files this worker read twice (for tests and benchmarks); ``reset``: from 0."""
+    global _reads_again
+    if reset:
+        _reads_again = 0
+    return _reads_again
+
+
 def _reread(job: Job, countries: list[str]) -> tuple[ParsedFile | None, Checked | None]:
     """The parsed file for ``job``: kept from reading it here, or read again (another worker
     read it). A file that reads differently now was changed while being submitted."""
-    global _parsed_rows
+    global _parsed_rows, _reads_again
     parsed = _parsed_here.pop(job.index, None)
     if parsed is not None:
         _parsed_rows -= len(parsed.frame)
         return parsed, None
+    _reads_again += 1
     parsed, unreadable = read_file(job.path)
     if parsed is not None and countries_of(parsed.frame, load_codelists()) == countries:
         return parsed, None

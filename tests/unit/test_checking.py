@@ -3,6 +3,7 @@ gets what checking the files one by one in order gives it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -195,3 +196,64 @@ def test_checking_in_process_gives_what_checking_in_order_gives(files, tmp_path,
     assert sorted(p.name for p in (tmp_path / "process").iterdir()) == sorted(
         p.name for p in (tmp_path / "order").iterdir()
     )
+
+
+def test_files_named_alike_are_read_by_one_worker_in_shares_of_bytes() -> None:
+    names = [f"{c}_{y}.csv" for c in ("AFG", "ALB", "DZA", "AND") for y in (2019, 2020, 2021)]
+    names.insert(5, "scan.pdf")
+    sizes = [100] * len(names)
+    shares = checking.share_by_name(names, sizes, 2)
+    assert sorted(i for share in shares for i in share) == list(range(len(names)))
+    assert all(share == sorted(share) for share in shares)
+    assert [len(share) for share in shares] in ([6, 7], [7, 6])
+    for country in ("AFG", "ALB", "DZA", "AND"):  # never cut here: the cuts fall between them
+        lanes = {k for k, share in enumerate(shares) for i in share if names[i][:3] == country}
+        assert len(lanes) == 1
+    # one worker: everything; a huge file takes its share of the bytes
+    assert checking.share_by_name(names, sizes, 1) == [list(range(len(names)))]
+    heavy = checking.share_by_name(names, [1000] + [10] * (len(names) - 1), 2)
+    assert heavy[0] == [0] or heavy[1] == [0]
+
+
+def test_chains_go_to_the_worker_that_read_them_unless_it_would_be_overloaded() -> None:
+    # chains of files 0-2 (read by worker 1), 3-4 (worker 0), 5-7 (read by both: mostly 0)
+    chains = [[0, 1, 2], [3, 4], [5, 6, 7]]
+    read_by = [1, 1, 1, 0, 0, 0, 0, 1]
+    routed = checking.route_groups(chains, read_by, [10] * 8, 2)
+    assert routed == [(1, [0, 1, 2]), (0, [3, 4, 5, 6, 7])]
+    # all read by worker 0: the load is shared anyway
+    routed = checking.route_groups(chains, [0] * 8, [10] * 8, 2)
+    by_lane = {lane: sum(len(g) for k, g in routed if k == lane) for lane in (0, 1)}
+    assert by_lane == {0: 5, 1: 3} or by_lane == {0: 3, 1: 5}
+    # many files of a worker: groups of at most max_files, in the order of their first file
+    many = [[i] for i in range(10)]
+    routed = checking.route_groups(many, [0] * 5 + [1] * 5, [1] * 10, 2, max_files=2)
+    assert [g for _, g in routed] == [[0, 1], [2, 3], [4], [5, 6], [7, 8], [9]]
+    assert [lane for lane, _ in routed] == [0, 0, 0, 1, 1, 1]
+
+
+def test_the_worker_that_read_a_chain_checks_it_without_reading_again(tmp_path) -> None:
+    made = generate_sample_files(tmp_path / "gen", ["CAN", "MEX", "PER", "CHL"], [2019, 2020], 3)
+    files = sorted(made.paths)
+    reference = in_order(files, tmp_path / "order")
+    pool = checking.shared_pool(2)
+    for k in range(2):  # counts of this call only
+        pool.lane(k).submit(checking._count_reads_again, True).result()
+    assert_same(in_pool(files, tmp_path / "pool"), reference)
+    again = [pool.lane(k).submit(checking._count_reads_again).result() for k in range(2)]
+    assert again == [0, 0]
+
+
+def test_the_workers_take_other_tasks_as_they_free_up() -> None:
+    pool = checking.shared_pool(2)
+    assert list(pool.map(pow, range(20), [3] * 20)) == [n**3 for n in range(20)]
+    futures = [pool.submit(divmod, n, 0 if n == 7 else 3) for n in range(12)]
+    for n, future in enumerate(futures):
+        if n == 7:
+            with pytest.raises(ZeroDivisionError):
+                future.result()
+        else:
+            assert future.result() == divmod(n, 3)
+    assert pool.submit(os.getpid).result() in {
+        pool.lane(k).submit(os.getpid).result() for k in range(2)
+    }
