@@ -27,6 +27,7 @@ Method (DESIGN.md section 6):
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -196,8 +197,18 @@ def _distinct_per(group: np.ndarray, label: np.ndarray, n_groups: int) -> np.nda
     """How many distinct labels each group holds."""
     if not len(group):
         return np.zeros(n_groups, dtype=np.int64)
-    pairs = np.unique(np.stack([group, label]), axis=1)
-    return np.bincount(pairs[0], minlength=n_groups)
+    # One integer per (group, label) pair, marked in a flat mask: numpy's unique (by hashing
+    # since numpy 2.3) costs seconds on a world-sized table, the mask milliseconds.
+    width = int(label.max()) + 1
+    pairs = _distinct(group.astype(np.int64) * width + label, n_groups * width)
+    return np.bincount(pairs // width, minlength=n_groups)
+
+
+def _distinct(numbers: np.ndarray, bound: int) -> np.ndarray:
+    """The distinct values of non-negative integers below ``bound``, ascending."""
+    seen = np.zeros(bound, dtype=bool)
+    seen[numbers] = True
+    return np.flatnonzero(seen)
 
 
 # --------------------------------------------------------------------------- primary
@@ -330,7 +341,11 @@ def _fast_intervals(
     config: DisclosureConfig,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Inner bounds of each hidden cell's interval and its verdict (the plain method's)."""
-    verdicts = _Verdicts(pub, flag_arr, cells, touching, config)
+    relations = _relations(touching)
+    verdicts = _Verdicts(
+        pub, flag_arr, cells, relations, np.ones(relations.count, dtype=bool), config
+    )
+    verdicts.settle()
     exposed = np.array([verdicts.exposed(int(cell)) for cell in cells], dtype=bool)
     low, high = verdicts.low.copy(), verdicts.high.copy()
     high[high >= lp.CAP * (1 - _EPS)] = np.inf  # capped: unbounded in truth
@@ -364,25 +379,18 @@ class _Verdicts:
         shown: np.ndarray,
         flags: np.ndarray,
         cells: np.ndarray,
-        touching: Sequence[Constraint],
+        relations: lp.Relations,
+        use: np.ndarray,
         config: DisclosureConfig,
     ) -> None:
         self.flags = np.asarray(flags, dtype=object).copy()
         self.shown, self.cells, self.config = shown, cells, config
-        self.relations = _relations(touching)
+        self.relations, self.use = relations, use
         self.lower, self.upper = _bounds(cells, self.flags, config)
         self.system = lp.build(
-            self.relations,
-            np.ones(self.relations.count, dtype=bool),
-            cells,
-            shown,
-            self.flags == NOT_AVAILABLE,
-            self.lower,
-            self.upper,
+            relations, use, cells, shown, self.flags == NOT_AVAILABLE, self.lower, self.upper
         )
-        self.block = lp.blocks_of(
-            cells, self.relations, np.ones(self.relations.count, dtype=bool), len(shown)
-        )
+        self.block = lp.blocks_of(cells, relations, use, len(shown))
         self.blocks = lp.Blocks(self.system, self.block)
         self.position = np.full(len(shown), -1, dtype=np.int64)
         self.position[cells] = np.arange(len(cells))
@@ -391,23 +399,75 @@ class _Verdicts:
         self.needed = _min_width_of(cells, self.flags, config)
         # Outer bounds of every interval (valid where a block has a solution as it stands):
         # a cell they show narrow is exposed without an LP, and a side a vertex already
-        # reaches needs none either.
-        self.outer_low, self.outer_high = self.blocks.outer_bounds()
+        # reaches needs none either. Found for the blocks not answered from memory.
+        self.outer_low, self.outer_high = self.lower.copy(), self.upper.copy()
+        self._bounded: np.ndarray | None = None  # blocks whose outer bounds were found
         self._loose: set[int] = set()  # blocks solved relaxed: their outer bounds do not hold
         self._solver: dict[int, tuple[lp.BlockLP | None, np.ndarray]] = {}
         self.verdict = np.full(len(cells), -1, dtype=np.int8)
         self._left: dict[int, int] = {}
+        self.twin = np.arange(self.blocks.count)  # each block's earlier twin, or itself
+
+    def settle(self) -> np.ndarray:
+        """Open every block; the positions whose verdict is not known to be "wide", in order.
+
+        Opening a block finds the vertices that show most of its cells wide (or its verdicts
+        in memory); what is left is asked cell by cell with ``exposed``. A block with the same
+        LP as an earlier one of the round (a twin: same relations, figures and flags) is not
+        solved again: its cells take the verdicts of the earlier block's.
+        """
+        first: dict[tuple[bytes, bytes], int] = {}
+        fresh = np.zeros(self.blocks.count, dtype=bool)
+        for block in range(self.blocks.count):
+            key = self._key(block)
+            if key in _KNOWN:
+                continue
+            if key in first:
+                self.twin[block] = first[key]
+            else:
+                first[key] = block
+                fresh[block] = True
+        self._find_outer_bounds(fresh)
+        for block in np.flatnonzero(self.twin == np.arange(self.blocks.count)).tolist():
+            self._open(block)
+        for block in np.flatnonzero(self.twin != np.arange(self.blocks.count)).tolist():
+            self._sync(block)
+        return np.flatnonzero(self.verdict != 0)
+
+    def _sync(self, block: int) -> None:
+        """A twin block's cells as its earlier twin's stand."""
+        members, original = self.blocks.variables(block), self.blocks.variables(self.twin[block])
+        self.verdict[members] = self.verdict[original]
+        self.low[members], self.high[members] = self.low[original], self.high[original]
+
+    def _find_outer_bounds(self, blocks: np.ndarray) -> None:
+        """Outer bounds of the cells of ``blocks`` (a mask over blocks), all at once."""
+        self._bounded = blocks
+        low, high = self.blocks.outer_bounds(blocks)
+        self.outer_low, self.outer_high = low, high
 
     def exposed(self, cell: int) -> bool:
         i = int(self.position[cell])
         block = int(self.block[i])
+        twin = int(self.twin[block])
+        if twin != block:
+            local = int(np.searchsorted(self.blocks.variables(block), i))
+            verdict = self._exposed(int(self.blocks.variables(twin)[local]), twin)
+            self._sync(block)
+            return verdict
+        return self._exposed(i, block)
+
+    def _exposed(self, i: int, block: int) -> bool:
         self._open(block)  # may answer the whole block from memory
         if self.verdict[i] < 0:
             self.verdict[i] = self._ask(i, block)
-            self._left[block] -= 1
-            if not self._left[block]:
-                self._remember(block)
+            self._settled(block, 1)
         return bool(self.verdict[i])
+
+    def _settled(self, block: int, count: int) -> None:
+        self._left[block] -= count
+        if not self._left[block]:
+            self._remember(block)
 
     def _ask(self, i: int, block: int) -> bool:
         solver, members = self._open(block)
@@ -478,6 +538,8 @@ class _Verdicts:
             self._left[block] = 0
             self._solver[block] = (None, members)
             return None, members
+        if self._bounded is None:  # asked cell by cell without ``settle``: every block
+            self._find_outer_bounds(np.ones(self.blocks.count, dtype=bool))
         solver: lp.BlockLP | None = self.blocks.lp(block)
         ones = np.ones(len(members))
         point = solver.minimise(ones)
@@ -490,6 +552,16 @@ class _Verdicts:
             self._record(members, solver.minimise(-ones))
             self._spread(solver, members, block)
         self._solver[block] = (solver, members)
+        # What the vertices and the outer bounds already tell, for every cell of the block.
+        if solver is None:
+            self.verdict[members] = 0
+        else:
+            wide = (self.high[members] - self.low[members]) >= self.needed[members]
+            self.verdict[members[wide]] = 0
+            if block not in self._loose:
+                narrow = (self.outer_high[members] - self.outer_low[members]) < self.needed[members]
+                self.verdict[members[narrow & ~wide]] = 1
+        self._settled(block, int((self.verdict[members] >= 0).sum()))
         return solver, members
 
     def _spread(self, solver: lp.BlockLP, members: np.ndarray, block: int) -> None:
@@ -523,6 +595,7 @@ class _Verdicts:
         inside = np.zeros(len(self.shown), dtype=bool)
         inside[self.cells[members]] = True
         own[self.relations.number[inside[self.relations.cell]]] = True
+        own &= self.use
         loose = lp.Relations(
             self.relations.number,
             self.relations.cell,
@@ -684,14 +757,10 @@ def _touches_not_available(constraint: Constraint, flags: np.ndarray) -> bool:
     return any(flags[m] == NOT_AVAILABLE for m in constraint.members)
 
 
-def _min_width_of(component: list[int], flags: np.ndarray, config: DisclosureConfig) -> np.ndarray:
+def _min_width_of(component, flags: np.ndarray, config: DisclosureConfig) -> np.ndarray:
     """The narrowest interval each hidden cell may have: a point never, ``<5`` ``min_width``."""
-    return np.array(
-        [
-            config.min_width - _EPS if flags[cell] == SUPPRESSED_PRIMARY else _EPS
-            for cell in component
-        ]
-    )
+    primary = np.asarray(flags, dtype=object)[np.asarray(component, dtype=np.int64)]
+    return np.where(primary == SUPPRESSED_PRIMARY, config.min_width - _EPS, _EPS).astype(float)
 
 
 # --------------------------------------------------------------------------- secondary
@@ -711,10 +780,8 @@ def secondary_suppression(
     out = np.asarray(flags, dtype=object).copy()
     ex = np.zeros(len(v), dtype=bool) if exempt is None else np.asarray(exempt, dtype=bool)
     margins = {c.total for c in constraints}
-    by_cell: dict[int, list[Constraint]] = {}
-    for constraint in constraints:
-        for member in constraint.members:
-            by_cell.setdefault(member, []).append(constraint)
+    relations = _relations(constraints)
+    by_cell = _ByCell(constraints, relations, len(v))
 
     def rank(cell: int) -> tuple:
         # Exempt aggregates last; zeros only when nothing else is left; then the smallest
@@ -734,13 +801,13 @@ def secondary_suppression(
     # reaches across them), so a block is searched only while it holds something to protect,
     # and only until the checker exposes nothing in it: each round solves the blocks still
     # open, all at once.
-    relations = _relations(constraints)
     block = lp.blocks_of(np.arange(len(v)), relations, np.ones(relations.count, dtype=bool), len(v))
-    open_blocks = set(block[np.isin(out, SUPPRESSED)].tolist())
-    active = [c for c in constraints if block[c.total] in open_blocks]
+    first = np.flatnonzero(np.diff(relations.number, prepend=-1) != 0)
+    block_of_relation = block[relations.cell[first]]  # that of its total
+    active = np.isin(block_of_relation, block[np.isin(out, SUPPRESSED)])
     for _ in range(max_rounds):
-        _pair_up(out, active, candidates)
-        exposed, widened = _audit_and_widen(v, out, active, by_cell, candidates, config)
+        _pair_up(out, by_cell, active, candidates)
+        exposed, widened = _audit_and_widen(v, out, relations, active, by_cell, candidates, config)
         if not exposed:
             return out
         if not widened:
@@ -748,16 +815,16 @@ def secondary_suppression(
                 f"cannot protect cell {exposed[0]}: every cell linked to it is already hidden",
                 cell=exposed[0],
             )
-        still = set(block[exposed].tolist())
-        active = [c for c in active if block[c.total] in still]
+        active &= np.isin(block_of_relation, block[exposed])
     raise DisclosureError("secondary suppression did not converge")
 
 
 def _audit_and_widen(
     values: np.ndarray,
     out: np.ndarray,
-    constraints: Sequence[Constraint],
-    by_cell: dict[int, list[Constraint]],
+    relations: lp.Relations,
+    active: np.ndarray,
+    by_cell: _ByCell,
     candidates,
     config: DisclosureConfig,
 ) -> tuple[list[int], bool]:
@@ -766,20 +833,23 @@ def _audit_and_widen(
     A cell next to one widened earlier in the round is skipped whatever its verdict, so its
     verdict is never asked: the cells are asked in order, against the flags the round began
     with, and widened as they come. Returns the exposed cells found and whether any was
-    widened (when none was, every cell was asked).
+    widened (when none was, every cell was asked). ``active``: the relations of the round.
     """
     is_hidden = np.isin(out, SUPPRESSED)
-    touching = [c for c in constraints if any(is_hidden[m] for m in c.members)]
-    if not touching:
+    member_hidden = is_hidden[relations.cell]
+    touching = active & (
+        np.bincount(relations.number[member_hidden], minlength=relations.count) > 0
+    )
+    if not touching.any():
         return [], False
-    members = np.unique(np.fromiter((m for c in touching for m in c.members), dtype=np.int64))
-    cells = members[is_hidden[members]]
+    cells = _distinct(relations.cell[touching[relations.number] & member_hidden], len(out))
     shown = np.where(is_hidden, np.nan, values)
-    verdicts = _Verdicts(shown, out, cells, touching, config)
+    verdicts = _Verdicts(shown, out, cells, relations, touching, config)
     exposed: list[int] = []
     done: set[int] = set()
     widened = False
-    for cell in cells.tolist():
+    # Cells the opened blocks already show wide are never exposed: only the others are asked.
+    for cell in cells[verdicts.settle()].tolist():
         if cell in done or not verdicts.exposed(cell):
             continue
         exposed.append(cell)
@@ -789,19 +859,55 @@ def _audit_and_widen(
     return exposed, widened
 
 
-def _pair_up(out: np.ndarray, constraints: Sequence[Constraint], candidates) -> None:
-    """Until no constraint group holds exactly one suppressed cell, hide one more in it."""
+class _ByCell:
+    """The constraints each cell is a member of, in the constraints' order (once per time)."""
+
+    def __init__(
+        self, constraints: Sequence[Constraint], relations: lp.Relations, n_cells: int
+    ) -> None:
+        self.constraints, self.relations = constraints, relations
+        order = np.argsort(relations.cell, kind="stable")
+        self._numbers = relations.number[order]
+        self._starts = np.searchsorted(relations.cell[order], np.arange(n_cells + 1))
+
+    def numbers(self, cell: int) -> np.ndarray:
+        """The relations the cell is a member of, by number (repeated as often as it is)."""
+        return self._numbers[self._starts[cell] : self._starts[cell + 1]]
+
+    def get(self, cell: int, default=()) -> list[Constraint]:
+        return [self.constraints[n] for n in self.numbers(cell).tolist()] or list(default)
+
+
+def _pair_up(out: np.ndarray, by_cell: _ByCell, active: np.ndarray, candidates) -> None:
+    """Until no constraint group holds exactly one suppressed cell, hide one more in it.
+
+    Passes over the ``active`` relations in order, as a loop over them all would, but visiting
+    only those holding one hidden cell: counts are kept per relation as cells get hidden.
+    """
+    relations, constraints = by_cell.relations, by_cell.constraints
+    hidden = np.bincount(
+        relations.number[np.isin(out[relations.cell], SUPPRESSED)], minlength=relations.count
+    )
     changed = True
     while changed:
         changed = False
-        for constraint in constraints:
-            hidden = sum(out[m] in SUPPRESSED for m in constraint.members)
-            if hidden != 1:
+        queue = np.flatnonzero(active & (hidden == 1)).tolist()
+        heapq.heapify(queue)
+        while queue:
+            number = heapq.heappop(queue)
+            if hidden[number] != 1:
                 continue
-            pick = candidates([constraint], allow_exempt=False)
-            if pick:
-                out[pick[0]] = SUPPRESSED_SECONDARY
-                changed = True
+            pick = candidates([constraints[number]], allow_exempt=False)
+            if not pick:
+                continue
+            out[pick[0]] = SUPPRESSED_SECONDARY
+            changed = True
+            touched = by_cell.numbers(pick[0])
+            np.add.at(hidden, touched, 1)
+            # Groups further on that now hold one hidden cell are met later in this pass.
+            for later in np.unique(touched[touched > number]).tolist():
+                if active[later] and hidden[later] == 1:
+                    heapq.heappush(queue, later)
 
 
 def _widen(
@@ -1043,14 +1149,23 @@ def _blocks_without_solution(
 ) -> np.ndarray:
     """Those of the ``asked`` blocks whose own relations have no solution (an LP each)."""
     blocks = lp.Blocks(system, block_of_var)
-    return np.array(
-        [
-            b
-            for b in asked.tolist()
-            if blocks.lp(b).minimise(np.zeros(len(blocks.variables(b)))) is None
-        ],
-        dtype=np.int64,
-    )
+    return np.array([b for b in asked.tolist() if not _has_solution(blocks, b)], dtype=np.int64)
+
+
+# Whether a block's system has a solution, by the digest of its LP: the reader's-view passes
+# and the audit ask it of the same blocks again. Pure memoisation, bounded like ``_KNOWN``.
+_SOLVABLE: dict[bytes, bool] = {}
+
+
+def _has_solution(blocks: lp.Blocks, block: int) -> bool:
+    key = blocks.signature(block)
+    known = _SOLVABLE.get(key)
+    if known is None:
+        if len(_SOLVABLE) >= _KNOWN_MAX:
+            _SOLVABLE.clear()
+        known = blocks.lp(block).minimise(np.zeros(len(blocks.variables(block)))) is not None
+        _SOLVABLE[key] = known
+    return known
 
 
 def with_flags(

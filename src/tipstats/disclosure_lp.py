@@ -296,10 +296,15 @@ class Blocks:
         self._row_starts = np.searchsorted(row_block[row_order], np.arange(self.count + 1))
         self._built: dict[int, BlockLP] = {}
         self._parts: dict[int, tuple] = {}
+        self._signatures: dict[int, bytes] = {}
 
-    def outer_bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """``propagate`` over the whole system: outer bounds of every unknown, by position."""
+    def outer_bounds(self, blocks: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``propagate`` over the system (``blocks``: a mask, those blocks only): outer bounds of
+        every unknown by position, the bounds as given for the unknowns of other blocks."""
         row, col, data = self._entries
+        if blocks is not None:
+            take = np.repeat(blocks, np.diff(self._entry_starts))
+            row, col, data = row[take], col[take], data[take]
         return propagate(
             row,
             col,
@@ -321,6 +326,11 @@ class Blocks:
 
     def signature(self, block: int) -> bytes:
         """A digest of everything the block's LP is made of: equal digests, equal answers."""
+        if block not in self._signatures:
+            self._signatures[block] = self._digest(block)
+        return self._signatures[block]
+
+    def _digest(self, block: int) -> bytes:
         digest = hashlib.blake2b(digest_size=16)
         a, *vectors = self.parts(block)
         for array in (a.indptr, a.indices, a.data, *vectors):
