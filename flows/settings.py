@@ -115,11 +115,12 @@ def local_run_settings(server: TemporaryServer | None = None) -> Iterator[None]:
     try:
         with SettingsContext(profile=context.profile, settings=settings.model_copy(update=update)):
             yield
-            if server is not None:
-                _send_queued_events_and_logs()
     finally:
         if server is not None:
-            server.stop()
+            try:
+                _send_queued_events_and_logs()  # a failed run's states too
+            finally:
+                server.stop()
 
 
 def _import_run_modules() -> None:
