@@ -463,7 +463,10 @@ def validate(
         _country_as_named(coded, layout, getattr(parsed, "path", None), codelists),
         _duplicate_keys(coded, layout, cell_keys),
         check_identities(
-            _without_duplicated_keys(observations, coded, layout, cell_keys), codelists
+            _keys_as_categories(
+                _without_duplicated_keys(observations, coded, layout, cell_keys), coded
+            ),
+            codelists,
         ),
         plausibility(observations, history),
     ]
@@ -723,6 +726,49 @@ def _code_ids(coded: CodedFrame, column: str) -> tuple[np.ndarray, int]:
     code_of_text[present] = picked.to_numpy(dtype=object, na_value=None)
     text_ids, found = pd.factorize(code_of_text, use_na_sentinel=True)
     return text_ids.astype(np.int64)[positions], len(found)
+
+
+_MANY_ROWS = 20_000
+
+
+def _keys_as_categories(observations: pd.DataFrame, coded: CodedFrame) -> pd.DataFrame:
+    """``identities.categorical_keys(observations)``, which the identity rules start with, read
+    off the factors of the text when every observation is the file's row of the same rank (the
+    usual file: every row loaded, none merged); otherwise the observations unchanged.
+
+    Each key column holds a function of its text (the code, filled and rolled up), so the
+    categorical is built from each text's value instead of hashing a million cells again: the
+    same categories (pandas orders them), the same codes.
+    """
+    text = coded.text
+    if len(observations) != len(text) or len(text) < _MANY_ROWS:
+        return observations  # small files: hashing costs less than the fixed cost of this
+    if not (isinstance(text.index, pd.RangeIndex) and text.index.equals(pd.RangeIndex(len(text)))):
+        return observations
+    rows = observations[C.SOURCE_ROW]
+    if rows.hasnans or text[C.SOURCE_ROW].hasnans:
+        return observations
+    if not np.array_equal(rows.to_numpy(dtype=np.int64), text[C.SOURCE_ROW].to_numpy(np.int64)):
+        return observations
+    categorical = {}
+    # the columns identities.categorical_keys makes categorical (it leaves any other as it is)
+    for column in [c for c in C.OBSERVATION_KEY if c in observations.columns and c != C.YEAR]:
+        factor = coded.factors.get(column)
+        values = observations[column]
+        if factor is None or len(factor[0]) != len(values):
+            continue
+        positions, texts = factor
+        first_row = np.full(len(texts), -1, dtype=np.int64)
+        first_row[positions[::-1]] = np.arange(len(positions) - 1, -1, -1)
+        present = first_row >= 0
+        per_text = values.array.take(np.where(present, first_row, 0))
+        small = pd.Categorical(per_text)  # categories as pandas makes them for these values
+        categorical[column] = pd.Categorical.from_codes(
+            small.codes[positions], dtype=small.dtype, validate=False
+        )
+    if not categorical:
+        return observations
+    return observations.assign(**categorical)
 
 
 def _new_information(

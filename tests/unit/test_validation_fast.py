@@ -12,12 +12,17 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
+from tipstats import columns as C
 from tipstats.codelists import load_codelists
+from tipstats.harmonize import code_frame, harmonize_coded
+from tipstats.identities import categorical_keys
 from tipstats.readers import read_submission
 from tipstats.report_frame import empty_report
 from tipstats.validation import (
+    _MANY_ROWS,
     _failing_by_pandera,
     _failing_cells,
+    _keys_as_categories,
     _template_schema,
     validate,
 )
@@ -229,3 +234,65 @@ def test_every_fixture_takes_the_shortcuts_with_the_same_results(
         for check in column.checks:
             _same_failures(check, values)
     validate(parsed, codelists)
+
+
+# --- the identity rules' categorical keys, read off the factors ----------------------------------
+@pytest.fixture(scope="module")
+def world(codelists) -> pd.DataFrame:
+    """A generated multi-country frame of more than ``_MANY_ROWS`` rows, written in codes."""
+    from tipstats.sample_files import read_profile
+    from tipstats.synthetic import synthetic_submissions, with_labels
+
+    frame = synthetic_submissions(codelists, read_profile(), 12, list(range(2010, 2025)), seed=3)
+    assert len(frame) > _MANY_ROWS
+    return frame.assign(
+        **{
+            column: pd.array(frame[column].to_numpy(dtype=object), dtype="str")
+            for column in frame.columns
+        }
+    ), with_labels(frame, codelists, "fr")
+
+
+def _coded_and_observations(frame: pd.DataFrame, codelists, layout: str = "template"):
+    coded = code_frame(frame.assign(source_row=np.arange(2, len(frame) + 2)), codelists)
+    observations, _ = harmonize_coded(coded, layout, codelists)
+    return coded, observations
+
+
+EDITS = ["none", "unmapped, one row per cell", "unknown labels", "blank cells", "repeated cells"]
+
+
+@pytest.mark.parametrize("language", ["codes", "fr"])
+@pytest.mark.parametrize("edit", EDITS)
+def test_keys_as_categories_equal_pandas_categoricals(codelists, world, language, edit):
+    frame = (world[0] if language == "codes" else world[1]).copy()
+    rng = np.random.default_rng(11)
+    rows = rng.choice(len(frame), size=300, replace=False)
+    if edit == "unknown labels":
+        frame.loc[rows[:100], "sex"] = "XX"
+        frame.loc[rows[100:200], "citizenship"] = "Martian"
+        frame.loc[rows[200:], "source"] = "nowhere"
+    elif edit == "unmapped, one row per cell":  # unknown where the cell was UNKNOWN already
+        unknown = world[0]["sex"].to_numpy() == C.UNKNOWN
+        frame.loc[unknown, "sex"] = "XX"
+    elif edit == "blank cells":
+        frame.loc[rows[:150], "age"] = ""
+        frame.loc[rows[150:], "source"] = ""
+    elif edit == "repeated cells":
+        frame = pd.concat([frame, frame.iloc[rows]], ignore_index=True)
+    coded, observations = _coded_and_observations(frame, codelists)
+    fast = _keys_as_categories(observations, coded)
+    expected = categorical_keys(observations)
+    if edit in ("none", "unmapped, one row per cell"):
+        assert isinstance(fast["sex"].dtype, pd.CategoricalDtype)
+    if edit == "repeated cells" or len(observations) < len(frame):
+        assert fast is observations  # rows merged or not loaded: not one observation per row
+    pd.testing.assert_frame_equal(categorical_keys(fast), expected, check_exact=True)
+
+
+def test_keys_as_categories_leave_small_or_reordered_frames_alone(codelists, world):
+    coded, observations = _coded_and_observations(world[0].head(500), codelists)
+    assert _keys_as_categories(observations, coded) is observations
+    coded, observations = _coded_and_observations(world[0], codelists)
+    shuffled = observations.iloc[::-1].reset_index(drop=True)
+    assert _keys_as_categories(shuffled, coded) is shuffled
