@@ -28,6 +28,7 @@ Method (DESIGN.md section 6):
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -135,61 +136,126 @@ def margin_constraints(
     """
     frame = table.reset_index(drop=True)
     values = pd.to_numeric(frame[value], errors="coerce").to_numpy(dtype=float)
-    constraints: list[Constraint] = []
-    if not len(frame):
-        return constraints
-    # Everything by group number, vectorised: a world-sized table has tens of thousands of
-    # groups. Groups come in pandas' order (first appearance), parts by position.
-    text = frame[[*keys, *dimensions]].astype(str)
-    key_id = (
-        text.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
-        if keys
-        else np.zeros(len(frame), dtype=np.int64)
+    return _constraints_of(
+        _MarginLayout.of(frame, dimensions, keys),
+        values,
+        assume_exact=assume_exact,
+        unknown_at_most=unknown_at_most,
+        at_least=at_least,
     )
-    for dim in dimensions:
-        others = [*keys, *(x for x in dimensions if x != dim)]
-        is_total = (frame[dim] == TOTAL).to_numpy(dtype=bool, na_value=False)
-        group = (
-            frame.groupby(others, sort=False, dropna=False).ngroup().to_numpy()
-            if others
+
+
+@dataclass
+class _Margin:
+    """The groups of one dimension: one total and its parts each, whatever the values."""
+
+    dimension: str
+    group: np.ndarray  # group number of each row
+    n_groups: int
+    is_part: np.ndarray
+    total_of: np.ndarray  # row of each group's total (-1: none)
+    formed: np.ndarray  # one total and some parts
+    complete: np.ndarray  # the parts cover every category the sub-table uses
+    parts: list[tuple[int, ...] | None]  # rows of each formed group's parts
+
+
+@dataclass
+class _MarginLayout:
+    """What ``margin_constraints`` finds in a table's labels, kept for other values of it.
+
+    Everything by group number, vectorised: a world-sized table has tens of thousands of
+    groups. Groups come in pandas' order (first appearance), parts by position.
+    """
+
+    margins: list[_Margin]
+
+    @classmethod
+    def of(
+        cls, frame: pd.DataFrame, dimensions: Sequence[str], keys: Sequence[str]
+    ) -> _MarginLayout:
+        if not len(frame):
+            return cls([])
+        text = frame[[*keys, *dimensions]].astype(str)
+        key_id = (
+            text.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
+            if keys
             else np.zeros(len(frame), dtype=np.int64)
         )
-        n_groups = int(group.max()) + 1
-        is_part = ~is_total
-        n_totals = np.bincount(group[is_total], minlength=n_groups)
-        n_parts = np.bincount(group[is_part], minlength=n_groups)
-        total_of = np.full(n_groups, -1, dtype=np.int64)
-        total_of[group[is_total]] = np.flatnonzero(is_total)
-        usable = (n_totals == 1) & (n_parts > 0)
-        usable[usable] = ~np.isnan(values[total_of[usable]])
-        # The categories a sub-table uses in this dimension: a group lacking one of them is
-        # incomplete, and a reader cannot tell a missing row from a zero.
-        label = pd.factorize(text[dim])[0]
-        in_group = _distinct_per(group[is_part], label[is_part], n_groups)
-        in_key = _distinct_per(key_id[is_part], label[is_part], int(key_id.max()) + 1)
-        complete = np.zeros(n_groups, dtype=bool)
-        complete[usable] = in_group[usable] == in_key[key_id[total_of[usable]]]
+        margins = []
+        for dim in dimensions:
+            others = [*keys, *(x for x in dimensions if x != dim)]
+            is_total = (frame[dim] == TOTAL).to_numpy(dtype=bool, na_value=False)
+            group = (
+                frame.groupby(others, sort=False, dropna=False).ngroup().to_numpy()
+                if others
+                else np.zeros(len(frame), dtype=np.int64)
+            )
+            n_groups = int(group.max()) + 1
+            is_part = ~is_total
+            n_totals = np.bincount(group[is_total], minlength=n_groups)
+            n_parts = np.bincount(group[is_part], minlength=n_groups)
+            total_of = np.full(n_groups, -1, dtype=np.int64)
+            total_of[group[is_total]] = np.flatnonzero(is_total)
+            formed = (n_totals == 1) & (n_parts > 0)
+            # The categories a sub-table uses in this dimension: a group lacking one of them
+            # is incomplete, and a reader cannot tell a missing row from a zero.
+            label = pd.factorize(text[dim])[0]
+            in_group = _distinct_per(group[is_part], label[is_part], n_groups)
+            in_key = _distinct_per(key_id[is_part], label[is_part], int(key_id.max()) + 1)
+            complete = np.zeros(n_groups, dtype=bool)
+            complete[formed] = in_group[formed] == in_key[key_id[total_of[formed]]]
+            positions = np.flatnonzero(is_part)
+            positions = positions[np.argsort(group[positions], kind="stable")]
+            bounds = np.concatenate([[0], np.cumsum(n_parts)]).tolist()
+            flat = positions.tolist()
+            parts: list[tuple[int, ...] | None] = [None] * n_groups
+            for g in np.flatnonzero(formed).tolist():
+                parts[g] = tuple(flat[bounds[g] : bounds[g + 1]])
+            margins.append(
+                _Margin(dim, group, n_groups, is_part, total_of, formed, complete, parts)
+            )
+        return cls(margins)
+
+
+def _constraints_of(
+    layout: _MarginLayout,
+    values: np.ndarray,
+    *,
+    assume_exact: bool,
+    unknown_at_most: float,
+    at_least: Sequence[str],
+) -> list[Constraint]:
+    """``margin_constraints`` of a table laid out as ``layout``, with these values."""
+    constraints: list[Constraint] = []
+    missing = np.isnan(values)
+    known = np.where(missing, 0.0, values)
+    for margin in layout.margins:
+        group, n_groups, is_part = margin.group, margin.n_groups, margin.is_part
+        total_of = margin.total_of
+        usable = margin.formed.copy()
+        usable[usable] = ~missing[total_of[usable]]
+        complete = margin.complete & usable
         if assume_exact:
             exact = complete
         else:
-            known = np.where(np.isnan(values), 0.0, values)
             part_sum = np.bincount(group[is_part], weights=known[is_part], minlength=n_groups)
-            unknown = np.bincount(group[is_part & np.isnan(values)], minlength=n_groups).astype(
-                float
-            )
+            unknown = np.bincount(group[is_part & missing], minlength=n_groups).astype(float)
             gap = np.full(n_groups, np.nan)
             gap[usable] = values[total_of[usable]] - part_sum[usable]
             usable &= ~(gap < -_EPS)  # parts exceed the total: no valid relation to lean on
             # Unknown parts (censored "<5") may close the gap: a reader who assumes the
             # table adds up learns from it, so the relation is exact when they can.
             exact = complete & (gap <= unknown * unknown_at_most + _EPS)
-        exact &= dim not in at_least
-        positions = np.flatnonzero(is_part)
-        positions = positions[np.argsort(group[positions], kind="stable")]
-        bounds = np.concatenate([[0], np.cumsum(n_parts)])
-        for g in np.flatnonzero(usable).tolist():
-            parts = tuple(positions[bounds[g] : bounds[g + 1]].tolist())
-            constraints.append(Constraint(int(total_of[g]), parts, bool(exact[g])))
+        exact &= margin.dimension not in at_least
+        chosen = np.flatnonzero(usable)
+        constraints.extend(
+            map(
+                Constraint,
+                total_of[chosen].tolist(),
+                [margin.parts[g] for g in chosen.tolist()],
+                exact[chosen].tolist(),
+            )
+        )
     return constraints
 
 
@@ -617,7 +683,27 @@ class _Verdicts:
 
 
 def _relations(constraints: Sequence[Constraint]) -> lp.Relations:
-    return lp.Relations.of([(c.total, c.parts, c.exact) for c in constraints])
+    """``lp.Relations.of`` the constraints, read attribute by attribute (a world-sized table
+    has a million members: one pass of C-level iteration each instead of a tuple per member)."""
+    n = len(constraints)
+    totals = np.fromiter((c.total for c in constraints), dtype=np.int64, count=n)
+    n_parts = np.fromiter((len(c.parts) for c in constraints), dtype=np.int64, count=n)
+    parts = np.fromiter(
+        itertools.chain.from_iterable(c.parts for c in constraints),
+        dtype=np.int64,
+        count=int(n_parts.sum()),
+    )
+    exact = np.fromiter((c.exact for c in constraints), dtype=bool, count=n)
+    sizes = n_parts + 1
+    first = np.cumsum(sizes) - sizes  # the total leads each relation's members
+    cells = np.empty(int(sizes.sum()), dtype=np.int64)
+    is_total = np.zeros(len(cells), dtype=bool)
+    is_total[first] = True
+    cells[first] = totals
+    cells[~is_total] = parts
+    number = np.repeat(np.arange(n, dtype=np.int64), sizes)
+    sign = np.where(is_total, 1.0, -1.0)
+    return lp.Relations(number, cells, sign, exact, n)
 
 
 def _bounds(
@@ -990,20 +1076,19 @@ def protect(
     if np.isin(flags, SUPPRESSED).any():
         # One pass over the whole table: sub-tables (``keys``) share no constraint, so each
         # round of the checker solves them together and widens around the exposed cells.
-        constraints = margin_constraints(
-            frame,
-            dimensions,
-            keys=keys,
-            value=value,
+        # The groups of the table are found once for the true values and every reader's view.
+        layout = _MarginLayout.of(frame, dimensions, keys)
+        constraints = _constraints_of(
+            layout,
+            values,
+            assume_exact=False,
             unknown_at_most=config.threshold - 1.0,
             at_least=at_least,
         )
         constraints = consistent_constraints(values, flags, constraints, config)
         try:
             flags = secondary_suppression(values, flags, constraints, config, exempt=ex)
-            flags = _protect_against_reader(
-                frame, values, flags, dimensions, config, keys, ex, at_least
-            )
+            flags = _protect_against_reader(layout, values, flags, config, ex, at_least)
         except DisclosureError as problem:
             if problem.cell is None:
                 raise
@@ -1028,12 +1113,22 @@ def reader_constraints(
     Every complete ``total = sum of parts`` is assumed exact (hidden totals are still totals),
     except along ``at_least`` dimensions; blocks the published figures contradict are relaxed.
     """
-    known = pd.Series(np.nan_to_num(shown, nan=0.0)).where(flags != NOT_AVAILABLE)
-    constraints = margin_constraints(
-        frame.assign(_v=known.to_numpy()),
-        dimensions,
-        keys=keys,
-        value="_v",
+    layout = _MarginLayout.of(frame.reset_index(drop=True), dimensions, keys)
+    return _reader_constraints(layout, shown, flags, config, at_least)
+
+
+def _reader_constraints(
+    layout: _MarginLayout,
+    shown: np.ndarray,
+    flags: np.ndarray,
+    config: DisclosureConfig,
+    at_least: Sequence[str],
+) -> list[Constraint]:
+    flags = np.asarray(flags, dtype=object)
+    known = np.where(flags != NOT_AVAILABLE, np.nan_to_num(shown, nan=0.0), np.nan)
+    constraints = _constraints_of(
+        layout,
+        known,
         assume_exact=True,
         unknown_at_most=config.threshold - 1.0,
         at_least=at_least,
@@ -1043,7 +1138,7 @@ def reader_constraints(
     )
 
 
-def _protect_against_reader(frame, values, flags, dimensions, config, keys, exempt, at_least):
+def _protect_against_reader(layout, values, flags, config, exempt, at_least):
     """Hide more while a reader who takes the published table as additive can pin a cell.
 
     Protection reasons with the true values (a relation is exact only where they add up); a
@@ -1052,9 +1147,7 @@ def _protect_against_reader(frame, values, flags, dimensions, config, keys, exem
     """
     for _ in range(10):
         shown = np.where(flags == OBSERVED, values, np.nan)
-        constraints = reader_constraints(
-            frame, shown, flags, dimensions, config, keys=keys, at_least=at_least
-        )
+        constraints = _reader_constraints(layout, shown, flags, config, at_least)
         # Hiding more changes what the reader sees, hence the relations they can rely on.
         more = secondary_suppression(values, flags, constraints, config, exempt=exempt)
         if (more == flags).all():
