@@ -257,7 +257,7 @@ def _read_text(path: Path, aliases: Mapping[str, str]) -> _Grid:
     text = _decode(data, grid)
     if text is None:
         return grid
-    if not text.strip():
+    if not text or text.isspace():  # not text.strip(), which copies a large file's text
         return grid.fail("structure.empty_file", "the file holds only blank lines")
     grid.delimiter, recognised = _sniff_delimiter(
         text, aliases, prefer_tab=path.suffix.lower() == ".tsv"
@@ -457,17 +457,23 @@ def _read_regular_csv(text: str, grid: _Grid, aliases: Mapping[str, str], data: 
         return False
     if irregular:
         return False
-    import pyarrow.compute as pc
-
     limit = csv.field_size_limit()
-    if any(
-        table.num_rows and pc.max(pc.utf8_length(column)).as_py() > limit
-        for column in table.columns
-    ):
+    if any(_has_cell_longer_than(column, limit) for column in table.columns):
         return False
     grid.rows, grid.numbers = [header], [1]
     grid.columns = list(table.columns)
     return True
+
+
+def _has_cell_longer_than(column, limit: int) -> bool:
+    """Whether a cell of a pyarrow text column holds more than ``limit`` characters. A cell has
+    no more characters than bytes: the bytes (read off the offsets) are counted first, the
+    characters only when the bytes could be too many."""
+    import pyarrow.compute as pc
+
+    if not len(column) or (pc.max(pc.binary_length(column)).as_py() or 0) <= limit:
+        return False
+    return (pc.max(pc.utf8_length(column)).as_py() or 0) > limit
 
 
 def _body_bytes(text: str, end: int, data: bytes, encoding: str | None) -> bytes | memoryview:

@@ -192,3 +192,26 @@ def test_the_arrow_reader_agrees_with_the_row_reader_in_every_encoding(
         with mock.patch.object(readers, "_read_regular_csv", return_value=False):
             rows_only = read_submission(path)
     assert_same(arrow, rows_only)
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        ([], False),
+        (["", "a" * 10], False),
+        (["é" * 70_000], False),  # 140,000 bytes but 70,000 characters
+        (["a" * 131_072], False),
+        (["a", "a" * 131_073], True),
+        (["é" * 131_073], True),
+    ],
+)
+def test_long_cells_are_counted_in_characters(cells, expected):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from tipstats.readers import _has_cell_longer_than
+
+    column = pa.chunked_array([pa.array(cells, type=pa.large_string())])
+    assert _has_cell_longer_than(column, 131_072) is expected
+    if cells:
+        assert (pc.max(pc.utf8_length(column)).as_py() > 131_072) is expected
