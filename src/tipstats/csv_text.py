@@ -7,8 +7,9 @@ turned into its cells' text at once (the formatting pandas applies, then the quo
 
 Only the column types the Global Report tables use are written here (numpy integers, floats
 and booleans, nullable ``Int*`` / ``Float*``, ``str`` / ``string``, and object columns); for
-anything else, or a frame of fewer than two columns (where the ``csv`` module writes an empty
-single field as ``""``), the frame goes to pandas, so nothing is ever written differently.
+anything else, a frame of fewer than two columns (where the ``csv`` module writes an empty
+single field as ``""``) or with several header rows, the frame goes to pandas, so nothing is
+ever written differently.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ LINE_END = "\n"
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """``frame.to_csv(index=False, lineterminator="\\n")`` encoded as UTF-8."""
+    if frame.shape[1] < 2 or isinstance(frame.columns, pd.MultiIndex):
+        return frame.to_csv(index=False, lineterminator=LINE_END).encode("utf-8")
     columns = [_cells(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    if frame.shape[1] < 2 or any(c is None for c in columns):
+    if any(c is None for c in columns):
         return frame.to_csv(index=False, lineterminator=LINE_END).encode("utf-8")
     header = SEPARATOR.join(_quoted_text(str(c)) for c in frame.columns) + LINE_END
     if not len(frame):

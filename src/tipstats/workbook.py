@@ -2,13 +2,14 @@
 
 At world size the country table alone is ~230,000 rows: writing it cell by cell through
 openpyxl (or any library's per-cell API) costs tens of seconds of CPU. Here each column is
-turned into its cells' XML at once with pyarrow compute, and the few package parts around the
-sheets (styles, workbook, relationships) are fixed text. The content is the one
-``exports._xlsx_bytes`` writes with openpyxl: the same sheets in the same order; title, units
-and notes rows; a bold header row frozen under them; the same column widths, fonts, number
-formats, neutralised formula-looking texts, and values of the same types as openpyxl reads
-them back (numbers as ``%.16g``, as openpyxl writes them). Unlike openpyxl's, the file carries
-no time stamp, so an unchanged set of tables gives the same bytes.
+turned into its cells' XML with pyarrow compute, a block of rows at a time that goes straight
+into the archive (the country table's sheet is ~100 MB of XML: never held whole), and the few
+package parts around the sheets (styles, workbook, relationships) are fixed text. The content
+is the one ``exports._xlsx_bytes`` writes with openpyxl: the same sheets in the same order;
+title, units and notes rows; a bold header row frozen under them; the same column widths,
+fonts, number formats, neutralised formula-looking texts, and values of the same types as
+openpyxl reads them back (numbers as ``%.16g``, as openpyxl writes them). Unlike openpyxl's,
+the file carries no time stamp, so an unchanged set of tables gives the same bytes.
 
 A column of a type this writer does not know (dates, categoricals, mixed objects) sends the
 whole workbook back to the openpyxl writer, so nothing is ever written differently.

@@ -74,6 +74,7 @@ def test_same_bytes_without_gaps_or_quotes_and_when_empty() -> None:
         pd.DataFrame({"cat": pd.Categorical(["a", None]), "x": [1, 2]}),
         pd.DataFrame({"f32": np.array([0.1, 2.5], dtype=np.float32), "x": [1, 2]}),
         pd.DataFrame({"flag": pd.array([True, None], dtype="boolean"), "x": [1, 2]}),
+        pd.DataFrame([[1, "a"]], columns=pd.MultiIndex.from_tuples([("a", "b"), ("a", "c")])),
     ],
 )
 def test_other_frames_are_left_to_pandas(frame: pd.DataFrame) -> None:
