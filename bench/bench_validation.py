@@ -1,111 +1,81 @@
-"""Benchmark: validate a 100,000-row template file in-process (budget: under 2 s).
+"""`tipstats validate` of one file, before/after in turns: wall, user and system CPU seconds.
 
-Writes a template CSV into a temporary folder (``--file`` to use your own, e.g. the output of
-``tipstats generate-sample``), reads it once with ``tipstats.readers`` (or plain pandas when the
-readers are not installed), then times ``tipstats.validation.validate`` on the parsed file.
+    .venv/bin/python bench/bench_validation.py FILE --before SRC [--rounds 5] [--peer]
 
-    .venv/bin/python bench/bench_validation.py --rows 100000 --repeat 3
+Each round runs one fresh process of each variant one after the other: the working tree's
+`tipstats validate`, the same command with ``SRC`` (the ``src`` folder of an older checkout,
+e.g. a `git worktree`) first on ``PYTHONPATH`` and, with ``--peer``, `frictionless validate`
+with the Table Schema that ``bench/run.py`` writes. CPU times come from ``os.wait4`` (the
+process and the threads it ran). Medians per variant are printed as a Markdown table; the
+machine is shared, so only figures of the same rounds are compared.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
-import platform
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from tipstats import columns as C
-from tipstats.codelists import load_codelists
-from tipstats.report_frame import empty_report
-from tipstats.validation import validate
-
-BUDGET_SECONDS = 2.0
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
 
 
-def make_template(path: Path, rows: int) -> Path:
-    """One country's cells, years x indicators x sex x age x forms x citizenship, with parts
-    that add up to their totals, some `<5` and thousands written `1,282`."""
-    codelists = load_codelists()
-    dims = {
-        C.YEAR: [str(y) for y in range(2000, 2026)],
-        C.INDICATOR: codelists.codes("indicator")[:5],
-        C.SEX: codelists.codes("sex"),
-        C.AGE: codelists.codes("age"),
-        C.EXPLOITATION: codelists.codes("exploitation"),
-        C.CITIZENSHIP: codelists.codes("citizenship"),
-    }
-    keys = list(itertools.islice(itertools.product(*dims.values()), rows))
-    frame = pd.DataFrame(keys, columns=list(dims))
-    share = np.ones(len(frame))
-    for dimension in (C.SEX, C.AGE, C.EXPLOITATION, C.CITIZENSHIP):
-        n = len(dims[dimension]) - 1  # the parts, without the total
-        part = frame[dimension] != C.TOTAL
-        share = np.where(part, share / n, share)
-    # multiples of 4 x 3 x 10 x 3 (the parts of each breakdown), so that parts add up exactly
-    base = frame.groupby([C.YEAR, C.INDICATOR]).ngroup().map(lambda g: 360 * (1 + g % 25))
-    values = np.floor(base.to_numpy() * share).astype(int)
-    text = pd.Series(values.astype(str))
-    text = text.mask(values < 5, "<5")
-    big = values >= 1000
-    text = text.mask(big, pd.Series([f"{v:,}" for v in values])[big])
-    frame[C.VALUE] = text
-    frame[C.COUNTRY] = "NLD"
-    frame[C.STATUS] = ""
-    frame[C.SOURCE] = "POLICE"
-    frame[C.COMMENT] = ""
-    frame = frame[list(C.TEMPLATE_COLUMNS)]
-    frame.to_csv(path, index=False)
-    return path
-
-
-@dataclass
-class _Parsed:
-    frame: pd.DataFrame
-    layout: str = "template"
-    problems: pd.DataFrame | None = None
-
-
-def read(path: Path):
-    try:
-        from tipstats.readers import read_submission
-    except ImportError:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        frame[C.SOURCE_ROW] = range(2, len(frame) + 2)
-        return _Parsed(frame, problems=empty_report()), "pandas.read_csv (readers not installed)"
-    return read_submission(path), "tipstats.readers.read_submission"
+def run(argv: list[str], env: dict[str, str]) -> tuple[float, float, float, float, int]:
+    """Wall, user, system seconds, peak resident MB and exit code of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime, usage.ru_stime, usage.ru_maxrss / 1024, code
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--file", type=Path, default=None, help="validate this file instead")
+    parser.add_argument("file", type=Path)
+    parser.add_argument("--before", type=Path, help="src folder of the code to compare with")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--peer", action="store_true", help="frictionless validate too")
     args = parser.parse_args()
-    codelists = load_codelists()
-    with tempfile.TemporaryDirectory() as folder:
-        path = args.file or make_template(Path(folder) / "bench_template.csv", args.rows)
-        started = time.perf_counter()
-        parsed, reader = read(path)
-        read_seconds = time.perf_counter() - started
-        timings = []
-        for _ in range(args.repeat):
-            started = time.perf_counter()
-            report = validate(parsed, codelists)
-            timings.append(time.perf_counter() - started)
-    print(f"python {platform.python_version()}, {platform.machine()}, reader: {reader}")
-    print(f"rows: {len(parsed.frame):,}; read: {read_seconds:.2f} s")
-    print("validate: " + ", ".join(f"{t:.2f} s" for t in timings))
-    print(f"accepted: {report.accepted}; problems by rule:")
-    print(report.counts_by_rule().to_string(index=False))
-    best = min(timings)
-    verdict = "within" if best < BUDGET_SECONDS else "OVER"
-    print(f"best {best:.2f} s: {verdict} the {BUDGET_SECONDS:.0f} s budget")
+    home = Path(tempfile.mkdtemp(prefix="bench_validation_"))
+    command = [str(BIN / "tipstats"), "validate", "--home", str(home), str(args.file)]
+    variants: dict[str, tuple[list[str], dict[str, str]]] = {"after": (command, dict(os.environ))}
+    if args.before:
+        env = dict(os.environ)
+        # the older checkout's `schemas` package sits beside its `src`
+        env["PYTHONPATH"] = f"{args.before}{os.pathsep}{args.before.parent}"
+        variants["before"] = (command, env)
+    if args.peer:
+        schema = ROOT / "bench" / "work" / "template.schema.json"
+        peer = [str(BIN / "frictionless"), "validate", "--trusted", str(args.file)]
+        variants["frictionless"] = ([*peer, "--schema", str(schema)], dict(os.environ))
+    figures: dict[str, list[tuple[float, float, float, float, int]]] = {v: [] for v in variants}
+    for round_ in range(args.rounds):
+        for name, (argv, env) in variants.items():
+            found = run(argv, env)
+            figures[name].append(found)
+            wall, user, system, peak, code = found
+            load = os.getloadavg()[0]
+            print(
+                f"round {round_ + 1} {name:12s} wall {wall:6.2f} user {user:6.2f} "
+                f"sys {system:5.2f} cpu {user + system:6.2f} peak {peak:5.0f} MB "
+                f"exit {code} load {load:.1f}",
+                flush=True,
+            )
+    print("\n| variant | wall s | user s | sys s | CPU s (user+sys) | peak MB |")
+    print("|---|---|---|---|---|---|")
+    for name, rows in figures.items():
+        columns = zip(*rows, strict=True)
+        wall, user, system, peak, _ = (statistics.median(column) for column in columns)
+        cpu = statistics.median(u + s for _, u, s, _, _ in rows)
+        print(f"| {name} | {wall:.2f} | {user:.2f} | {system:.2f} | {cpu:.2f} | {peak:.0f} |")
 
 
 if __name__ == "__main__":

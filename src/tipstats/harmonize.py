@@ -224,11 +224,12 @@ def _lookup(
     positions, uniques = factor if factor is not None else pd.factorize(text, use_na_sentinel=False)
     found = [resolve(value) if value != "" else None for value in uniques]
     if _in_arrow(text) and all(code == value for code, value in zip(found, uniques, strict=True)):
-        # every text is its own code (a file written in codes): the column is the codes, copied
-        # in one piece instead of gathered text by text (and in one chunk, as a gathered column
-        # is: grouping a column of many chunks, a frame concatenated from many, is slow)
+        # every text is its own code (a file written in codes): the column is the codes, its
+        # arrow memory shared instead of gathered text by text; in few chunks, as a file read
+        # by pyarrow is (grouping a column of many chunks, a frame concatenated from many, is
+        # slow: such a column is made one chunk)
         cells = pa.array(text.array)
-        if isinstance(cells, pa.ChunkedArray):
+        if isinstance(cells, pa.ChunkedArray) and cells.num_chunks > _FEW_CHUNKS:
             cells = cells.combine_chunks()
         return pd.Series(pd.arrays.ArrowStringArray(cells, dtype=_CODES), index=text.index)
     return pd.Series(pd.array(found, dtype="string").take(positions), index=text.index)

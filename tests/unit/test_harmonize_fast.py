@@ -155,3 +155,25 @@ def test_a_frame_in_many_chunks_is_coded_as_in_one(codelists, dtype: str) -> Non
     for column, (positions, texts) in coded_one.factors.items():
         np.testing.assert_array_equal(coded_many.factors[column][0], positions)
         assert list(coded_many.factors[column][1]) == list(texts)
+
+
+def test_a_column_in_codes_shares_the_text_memory_of_a_file_in_few_chunks(codelists) -> None:
+    """The usual large file (pyarrow reads it in a chunk per 8 MB): its code columns are its
+    text columns, not copies (a million-row file would copy 100 MB), with the same codes."""
+    codes = ["NLD", "FRA", "SEN", "BRA"] * 25  # 15 chunks of 7 cells
+    cells = {column: ["" for _ in codes] for column in C.TEMPLATE_COLUMNS}
+    cells[C.COUNTRY] = codes
+    cells[C.INDICATOR] = ["VICTIMS_DETECTED"] * len(codes)
+    cells[C.YEAR] = ["2021"] * len(codes)
+    cells[C.VALUE] = ["3"] * len(codes)
+    few = pd.DataFrame({column: chunked(values, "str") for column, values in cells.items()})
+    assert 1 < n_chunks(few[C.COUNTRY]) <= 16
+    coded = code_frame(few, codelists)
+    assert coded.codes[C.COUNTRY].tolist() == codes
+    assert coded.codes[C.COUNTRY].dtype == "string"
+
+    def addresses(column: pd.Series) -> set[int]:
+        chunks = pa.array(column.array).chunks
+        return {buffer.address for chunk in chunks for buffer in chunk.buffers() if buffer}
+
+    assert addresses(coded.codes[C.COUNTRY]) <= addresses(few[C.COUNTRY])
