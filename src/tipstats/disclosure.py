@@ -869,19 +869,19 @@ def secondary_suppression(
     relations = _relations(constraints)
     by_cell = _ByCell(constraints, relations, len(v))
 
-    def rank(cell: int) -> tuple:
-        # Exempt aggregates last; zeros only when nothing else is left; then the smallest
-        # value, interior cells before margins.
-        return (bool(ex[cell]), v[cell] == 0, v[cell], cell in margins, cell)
+    # Exempt aggregates last; zeros only when nothing else is left; then the smallest value,
+    # interior cells before margins (the rank of every cell, by those keys in that order).
+    is_margin = np.zeros(len(v), dtype=bool)
+    is_margin[list(margins)] = True
+    rank = np.empty(len(v), dtype=np.int64)
+    rank[np.lexsort((np.arange(len(v)), is_margin, v, v == 0, ex))] = np.arange(len(v))
+    rank_of = rank.tolist().__getitem__
+    exempt_cells = ex.tolist()
 
-    def candidates(group: Sequence[Constraint], *, allow_exempt: bool = True) -> list[int]:
-        cells = {
-            m
-            for c in group
-            for m in c.members
-            if out[m] == OBSERVED and (allow_exempt or not ex[m])
-        }
-        return sorted(cells, key=rank)
+    def best(cells: Sequence[int], *, allow_exempt: bool = True) -> int | None:
+        """The published cell of ``cells`` to hide first, if any."""
+        pool = [m for m in cells if out[m] == OBSERVED and (allow_exempt or not exempt_cells[m])]
+        return min(pool, key=rank_of) if pool else None
 
     # Blocks of cells linked by relations are protected independently (the search never
     # reaches across them), so a block is searched only while it holds something to protect,
@@ -892,8 +892,8 @@ def secondary_suppression(
     block_of_relation = block[relations.cell[first]]  # that of its total
     active = np.isin(block_of_relation, block[np.isin(out, SUPPRESSED)])
     for _ in range(max_rounds):
-        _pair_up(out, by_cell, active, candidates)
-        exposed, widened = _audit_and_widen(v, out, relations, active, by_cell, candidates, config)
+        _pair_up(out, by_cell, active, best)
+        exposed, widened = _audit_and_widen(v, out, relations, active, by_cell, best, config)
         if not exposed:
             return out
         if not widened:
@@ -911,7 +911,7 @@ def _audit_and_widen(
     relations: lp.Relations,
     active: np.ndarray,
     by_cell: _ByCell,
-    candidates,
+    best,
     config: DisclosureConfig,
 ) -> tuple[list[int], bool]:
     """One round: the checker's exposed cells, each widened as ``_widen`` does.
@@ -939,8 +939,8 @@ def _audit_and_widen(
         if cell in done or not verdicts.exposed(cell):
             continue
         exposed.append(cell)
-        if _widen_one(cell, out, by_cell, candidates):
-            done.update(m for c in by_cell.get(cell, []) for m in c.members)
+        if _widen_one(cell, out, by_cell, best):
+            done.update(m for n in by_cell.numbers(cell).tolist() for m in by_cell.members[n])
             widened = True
     return exposed, widened
 
@@ -952,6 +952,7 @@ class _ByCell:
         self, constraints: Sequence[Constraint], relations: lp.Relations, n_cells: int
     ) -> None:
         self.constraints, self.relations = constraints, relations
+        self.members = [c.members for c in constraints]
         order = np.argsort(relations.cell, kind="stable")
         self._numbers = relations.number[order]
         self._starts = np.searchsorted(relations.cell[order], np.arange(n_cells + 1))
@@ -964,13 +965,13 @@ class _ByCell:
         return [self.constraints[n] for n in self.numbers(cell).tolist()] or list(default)
 
 
-def _pair_up(out: np.ndarray, by_cell: _ByCell, active: np.ndarray, candidates) -> None:
+def _pair_up(out: np.ndarray, by_cell: _ByCell, active: np.ndarray, best) -> None:
     """Until no constraint group holds exactly one suppressed cell, hide one more in it.
 
     Passes over the ``active`` relations in order, as a loop over them all would, but visiting
     only those holding one hidden cell: counts are kept per relation as cells get hidden.
     """
-    relations, constraints = by_cell.relations, by_cell.constraints
+    relations = by_cell.relations
     hidden = np.bincount(
         relations.number[np.isin(out[relations.cell], SUPPRESSED)], minlength=relations.count
     )
@@ -983,12 +984,12 @@ def _pair_up(out: np.ndarray, by_cell: _ByCell, active: np.ndarray, candidates) 
             number = heapq.heappop(queue)
             if hidden[number] != 1:
                 continue
-            pick = candidates([constraints[number]], allow_exempt=False)
-            if not pick:
+            pick = best(by_cell.members[number], allow_exempt=False)
+            if pick is None:
                 continue
-            out[pick[0]] = SUPPRESSED_SECONDARY
+            out[pick] = SUPPRESSED_SECONDARY
             changed = True
-            touched = by_cell.numbers(pick[0])
+            touched = by_cell.numbers(pick)
             np.add.at(hidden, touched, 1)
             # Groups further on that now hold one hidden cell are met later in this pass.
             for later in np.unique(touched[touched > number]).tolist():
@@ -996,44 +997,22 @@ def _pair_up(out: np.ndarray, by_cell: _ByCell, active: np.ndarray, candidates) 
                     heapq.heappush(queue, later)
 
 
-def _widen(
-    exposed: list[int],
-    out: np.ndarray,
-    by_cell: dict[int, list[Constraint]],
-    candidates,
-    constraints: Sequence[Constraint],
-) -> bool:
-    """Hide one more cell near each exposed cell not next to one widened this round.
-
-    False when no exposed cell has anything left to hide around it.
-    """
-    done: set[int] = set()
-    # One more hidden cell per exposed cell, except next to a cell widened this round: hiding
-    # one often frees its neighbours too, and hiding for each of them would over-suppress.
-    widened = False
-    for cell in exposed:
-        if cell in done:
-            continue
-        if _widen_one(cell, out, by_cell, candidates):
-            done.update(m for c in by_cell.get(cell, []) for m in c.members)
-            widened = True
-    return widened
-
-
-def _widen_one(cell: int, out: np.ndarray, by_cell, candidates) -> bool:
+def _widen_one(cell: int, out: np.ndarray, by_cell: _ByCell, best) -> bool:
     # Nearest published cells first: its own groups, then groups one step further, and so on
     # through the whole block of linked constraints.
     seen_cells = {cell}
     seen_groups: set[int] = set()
     frontier = [cell]
+    members = by_cell.members
     while frontier:
-        groups = [c for n in frontier for c in by_cell.get(n, []) if id(c) not in seen_groups]
-        seen_groups.update(id(c) for c in groups)
-        pick = candidates(groups)
-        if pick:
-            out[pick[0]] = SUPPRESSED_SECONDARY
+        groups = {n for m in frontier for n in by_cell.numbers(m).tolist()} - seen_groups
+        seen_groups |= groups
+        layer = [m for n in sorted(groups) for m in members[n]]
+        pick = best(layer)
+        if pick is not None:
+            out[pick] = SUPPRESSED_SECONDARY
             return True
-        frontier = [m for c in groups for m in c.members if m not in seen_cells]
+        frontier = [m for m in layer if m not in seen_cells]
         seen_cells.update(frontier)
     # Last resort: a small margin shown as "<threshold" can itself give its parts away
     # (1+1+1+1 = "<5" when zeros are published); show it with the secondary symbol.
