@@ -14,6 +14,9 @@ back come the columns ``protect`` adds and the audit rows of the chunk.
 
 from __future__ import annotations
 
+import ctypes
+import functools
+import gc
 import os
 import re
 from collections.abc import Sequence
@@ -87,7 +90,9 @@ def protect_and_audit_in_pool(
     """``protect`` then ``audit`` of each chunk in the shared pool: (protected table, audit).
 
     The protected table is ``protect``'s for the whole table (its rows in order, the columns it
-    adds); the audit has ``audit``'s rows for the whole table, cells by position in it. A
+    adds); the audit has ``audit``'s rows for the whole table, cells by position in it, and
+    its verdicts (``low``/``high`` are inner bounds, which depend on what each process's checker
+    remembers of blocks it answered before, as they do in one process). A
     ``DisclosureError`` is the one the whole table gives in process: that of the one chunk that
     failed, its cell a position in the table; when several failed, the whole table is run here
     to find which error comes first. Should the pool break (a worker killed), the chunks are
@@ -169,6 +174,13 @@ class _Done:
 def _protect_chunk(task: _Chunk) -> _Done:
     """In a worker: what ``report_tables.protect_counts`` does in process, on one chunk."""
     try:
+        return _protected_chunk(task)
+    finally:
+        _give_memory_back()
+
+
+def _protected_chunk(task: _Chunk) -> _Done:
+    try:
         protected = protect(
             task.frame,
             task.dimensions,
@@ -193,6 +205,27 @@ def _protect_chunk(task: _Chunk) -> _Done:
         return _Done(None, None, (str(problem), problem.cell))
     added = [c for c in protected.columns if c not in task.frame.columns]
     return _Done(protected[added], result)
+
+
+def _give_memory_back() -> None:
+    """Return the search's freed working memory to the system (glibc keeps it otherwise).
+
+    The pool's workers live as long as the process and sit idle through the rest of the export,
+    when the main process peaks: ~100 MB each kept for nothing would push a world run past its
+    memory budget.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        gc.collect()
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
 
 
 def _assembled(

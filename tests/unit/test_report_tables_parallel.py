@@ -71,6 +71,15 @@ def in_chunks(
     )
 
 
+def assert_same_audit(new: pd.DataFrame, old: pd.DataFrame) -> None:
+    """The same cells checked, with the same verdicts. ``low``/``high`` are inner bounds of each
+    interval, found from the vertices the checker happened to visit or remember (its memory of
+    blocks already answered lives in each process): they may differ and are not published."""
+    verdicts = ["cell", "flag", "exposed"]
+    pd.testing.assert_frame_equal(new[verdicts], old[verdicts])
+    assert list(new.columns) == list(old.columns)
+
+
 def test_chunks_hold_whole_sub_tables_in_table_order_with_about_as_many_rows() -> None:
     frame = country_table(1, countries=10)
     chunks = disclosure_parallel.chunks_of(frame, KEYS, 4)
@@ -112,7 +121,7 @@ def test_chunks_in_the_pool_give_what_one_pass_gives(config: DisclosureConfig) -
     whole, whole_audit = in_process(frame, config)
     chunked, chunked_audit = in_chunks(frame, config)
     pd.testing.assert_frame_equal(chunked, whole)
-    pd.testing.assert_frame_equal(chunked_audit, whole_audit)
+    assert_same_audit(chunked_audit, whole_audit)
     assert whole["flag"].eq("suppressed_secondary").any()  # the search had work to do
 
 
@@ -122,7 +131,7 @@ def test_interleaved_sub_tables_in_the_pool_give_what_one_pass_gives() -> None:
     whole, whole_audit = in_process(frame, DisclosureConfig())
     chunked, chunked_audit = in_chunks(frame, DisclosureConfig(), n_chunks=3)
     pd.testing.assert_frame_equal(chunked, whole)
-    pd.testing.assert_frame_equal(chunked_audit, whole_audit)
+    assert_same_audit(chunked_audit, whole_audit)
 
 
 def test_country_table_published_the_same_with_workers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -137,7 +146,7 @@ def test_country_table_published_the_same_with_workers(monkeypatch: pytest.Monke
     fast = report_tables.country_table(mart, config)
     assert len(submitted) > 2  # it did go to the pool, in more chunks than workers
     pd.testing.assert_frame_equal(fast.frame, plain.frame)
-    pd.testing.assert_frame_equal(fast.audit, plain.audit)
+    assert_same_audit(fast.audit, plain.audit)
     assert fast.n_exposed == 0
 
 
@@ -213,4 +222,4 @@ def test_a_broken_pool_falls_back_to_this_process(monkeypatch: pytest.MonkeyPatc
     whole, whole_audit = in_process(frame, DisclosureConfig())
     chunked, chunked_audit = in_chunks(frame, DisclosureConfig())
     pd.testing.assert_frame_equal(chunked, whole)
-    pd.testing.assert_frame_equal(chunked_audit, whole_audit)
+    assert_same_audit(chunked_audit, whole_audit)
