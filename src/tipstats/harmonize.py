@@ -296,7 +296,8 @@ def harmonize_coded(
 
     keep, report = _loadable(text, codes)
     reports.append(report)
-    obs = obs[keep]
+    if not keep.all():  # filtering by an all-true mask would copy every column
+        obs = obs[keep]
     obs = _roll_up(obs, layout, codelists)
     # the factors give each row's text by position: the usual frame, indexed 0..n-1
     positional = isinstance(text.index, pd.RangeIndex) and text.index.equals(
@@ -304,7 +305,9 @@ def harmonize_coded(
     )
     obs, report = _merge_duplicates(obs, text, coded.factors if positional else None)
     reports.append(report)
-    obs = obs.sort_values(C.SOURCE_ROW, kind="stable").reset_index(drop=True)
+    if not obs[C.SOURCE_ROW].is_monotonic_increasing:  # the usual file is in order already
+        obs = obs.sort_values(C.SOURCE_ROW, kind="stable")
+    obs = obs.reset_index(drop=True)
     return _observation_dtypes(obs), concat_reports(reports)
 
 
