@@ -91,9 +91,13 @@ def local_run_settings(server: TemporaryServer | None = None) -> Iterator[None]:
     from prefect.context import SettingsContext
 
     context = SettingsContext.get()
+    if server is not None and (
+        context is None or context.settings.api.url or not context.settings.server.ephemeral.enabled
+    ):
+        # An analyst's server, or ephemeral mode switched off: Prefect's choice, not ours.
+        server.stop()
+        server = None
     if context is None or context.settings.api.url:
-        if server is not None:
-            server.stop()
         yield
         return
     settings = context.settings

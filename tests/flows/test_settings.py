@@ -3,6 +3,7 @@ from __future__ import annotations
 from prefect.settings import (
     PREFECT_API_URL,
     PREFECT_SERVER_CSRF_PROTECTION_ENABLED,
+    PREFECT_SERVER_EPHEMERAL_ENABLED,
     get_current_settings,
     temporary_settings,
 )
@@ -80,3 +81,11 @@ def test_an_api_url_from_prefects_settings_wins_over_the_started_server():
     with local_run_settings(server):
         assert server.calls == ["stop"]  # never waited for, stopped unused
         assert get_current_settings().api.url == url
+
+
+def test_with_ephemeral_mode_switched_off_the_started_server_is_not_used():
+    server = FakeServer()
+    updates = {PREFECT_API_URL: None, PREFECT_SERVER_EPHEMERAL_ENABLED: False}
+    with temporary_settings(updates=updates), local_run_settings(server):
+        assert server.calls == ["stop"]  # Prefect then refuses to run without an API URL
+        assert not get_current_settings().api.url
