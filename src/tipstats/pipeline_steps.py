@@ -62,7 +62,7 @@ def marts_present(home: Home) -> bool:
     a home wiped and made again at the same path has the same fingerprint and no marts)."""
     if not home.database.exists():
         return False
-    models = set(sql_runner.discover())
+    models = set(sql_runner.model_paths())
     with warehouse.read_connection(home) as con:
         tables = con.execute(
             "select table_name from information_schema.tables where table_schema = ?",

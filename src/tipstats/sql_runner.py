@@ -55,9 +55,14 @@ class SqlTestFailed(TipstatsError):
         self.offending = offending
 
 
+def model_paths(project: Path = DEFAULT_PROJECT) -> dict[str, Path]:
+    """Each model's file by model name (the file name is the table), without parsing any."""
+    return {p.stem: p for layer in MODEL_LAYERS for p in sorted((project / layer).glob("*.sql"))}
+
+
 def discover(project: Path = DEFAULT_PROJECT) -> dict[str, Model]:
     """All models of the project with the other models each one reads."""
-    paths = {p.stem: p for layer in MODEL_LAYERS for p in sorted((project / layer).glob("*.sql"))}
+    paths = model_paths(project)
     models = {}
     for name, path in paths.items():
         sql = path.read_text(encoding="utf-8")
