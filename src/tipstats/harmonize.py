@@ -476,6 +476,8 @@ def _duplicated_rows(
             size = max(len(found), 1)
         key = key * n + codes
         size *= n
+    if pd.Index(key).is_unique:  # the usual file: a cheaper hash pass than duplicated's
+        return pd.Series(False, index=obs.index)
     return pd.Series(key, index=obs.index).duplicated(keep=False)
 
 

@@ -674,18 +674,17 @@ def _repeated_cells(cells: np.ndarray, complete: np.ndarray) -> tuple[np.ndarray
     """Among the rows with a complete key: which repeat an earlier row's key (one flag per
     complete row, ``duplicated(keep="first")``), and which share their key with another row (one
     flag per row, False for incomplete keys: ``duplicated(keep=False) & complete``, as an
-    incomplete key never equals a complete one). The keys are numbered once for both."""
+    incomplete key never equals a complete one). The keys are hashed once for both when no key
+    repeats (the usual file)."""
     if _LAST_REPEATED and _LAST_REPEATED[0][0] is cells and _LAST_REPEATED[0][1] is complete:
         return _LAST_REPEATED[0][2]
     chosen = cells[complete]
-    numbers, found = pd.factorize(chosen)
     later = np.zeros(len(chosen), dtype=bool)
     shared = np.zeros(len(cells), dtype=bool)
-    if len(found) < len(chosen):
-        first = np.full(len(found), -1, dtype=np.int64)
-        first[numbers[::-1]] = np.arange(len(numbers) - 1, -1, -1)
-        later = np.arange(len(numbers)) != first[numbers]
-        shared[complete] = np.bincount(numbers, minlength=len(found))[numbers] > 1
+    if not pd.Index(chosen).is_unique:  # the usual file: one hash pass, the cheapest
+        keys = pd.Series(chosen)
+        later = keys.duplicated(keep="first").to_numpy()
+        shared[complete] = keys.duplicated(keep=False).to_numpy()
     _LAST_REPEATED[:] = [(cells, complete, (later, shared))]
     return later, shared
 
@@ -713,7 +712,7 @@ def _code_ids(coded: CodedFrame, column: str) -> tuple[np.ndarray, int]:
     """Each row's code in ``column`` as an integer (-1 when not coded) and the number of codes."""
     values = coded.codes[column]
     factor = coded.factors.get(column)
-    if factor is None or column == C.YEAR:
+    if factor is None:
         ids, found = pd.factorize(values, use_na_sentinel=True)
         return ids.astype(np.int64), len(found)
     positions, texts = factor
