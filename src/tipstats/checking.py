@@ -192,34 +192,35 @@ def check_in_order(
 
 
 def check_in_pool(
-    jobs: Sequence[Job], history: HistorySource, reports_dir: Path, workers: int
+    jobs: Sequence[Job],
+    history: HistorySource,
+    reports_dir: Path,
+    workers: int,
+    reading: Reading | None = None,
 ) -> Iterator[Checked]:
     """Check the files in ``workers`` processes; yield them in the order of ``jobs``.
 
-    Reading runs first (it tells which countries each file names); ``history`` is asked once,
-    for every country of the batch, before any file is loaded. Parsed files stay in the
-    workers: reading sends back only each file's countries (or why it cannot be read). Each
-    worker reads the files whose names look alike (``AFG_2005.csv``, ``AFG_2006.csv``: most
-    likely one chain), and each chain is validated by the worker that read most of its files,
-    which takes them from what it read (another worker's files are read again: cheaper than
-    sending each parsed file to the caller and out again). The workers are kept for the next
-    call in this process (see ``shutdown_pool``).
+    Reading runs first (it tells which countries each file names), or ran already
+    (``reading``: started by ``start_reading`` with a ``Job`` of the same index for each of
+    ``jobs``, and maybe for files not checked after all); ``history`` is asked once, for every
+    country of the batch, before any file is loaded. Parsed files stay in the workers: reading
+    sends back only each file's countries (or why it cannot be read). Each worker reads the
+    files whose names look alike (``AFG_2005.csv``, ``AFG_2006.csv``: most likely one chain),
+    and each chain is validated by the worker that read most of its files, which takes them
+    from what it read (another worker's files are read again: cheaper than sending each parsed
+    file to the caller and out again). The workers are kept for the next call in this process
+    (see ``shutdown_pool``).
     """
+    if reading is None:
+        reading = start_reading(jobs, workers)
     lanes = shared_pool(workers)
-    batch = next(_BATCHES)
     futures: dict[int, Future[_Packed]] = {}
     try:
-        sizes = [_size_of(job.path) for job in jobs]
-        shares = share_by_name([job.path.name for job in jobs], sizes, lanes.workers)
-        reading = [
-            lanes.lane(lane).submit(_read_jobs, batch, [jobs[i] for i in share])
-            for lane, share in enumerate(shares)
-        ]
-        reads: list[tuple[str | None, list[str]]] = [(None, [])] * len(jobs)
-        read_by = [0] * len(jobs)
-        for lane, (share, future) in enumerate(zip(shares, reading, strict=True)):
-            for i, read in zip(share, future.result(), strict=True):
-                reads[i], read_by[i] = read, lane
+        read_of = reading.results({job.index for job in jobs})
+        reads = [read_of[job.index][0] for job in jobs]
+        read_by = [read_of[job.index][1] for job in jobs]
+        sizes = [reading.sizes[job.index] for job in jobs]
+        batch = reading.batch
         countries = [found for _, found in reads]
         wanted = sorted({c for found in countries for c in found})
         known = canonical_types(history(wanted)) if wanted else history([])
@@ -236,7 +237,8 @@ def check_in_pool(
             if job.index not in done:
                 done.update((c.index, c) for c in futures[i].result().unpack())
             yield done.pop(job.index)
-    finally:  # the caller stopped early (an error, an interrupt): drop the groups not started
+    finally:  # the caller stopped early (an error, an interrupt): drop the tasks not started
+        reading.cancel()
         for future in futures.values():
             future.cancel()
 
@@ -247,6 +249,52 @@ def _size_of(path: Path) -> int:
         return max(1, path.stat().st_size)
     except OSError:
         return 1
+
+
+READ_CHUNK = 32  # files a worker reads in one task
+
+
+@dataclass
+class Reading:
+    """Files being read in the workers: each worker reads its ``share_by_name`` share, in
+    tasks of ``READ_CHUNK`` files, and keeps the parsed files for the groups it will check."""
+
+    batch: int
+    sizes: dict[int, int]  # job index -> bytes
+    chunks: list[tuple[int, list[int], Future[list[tuple[str | None, list[str]]]]]]
+
+    def results(self, wanted: set[int]) -> dict[int, tuple[tuple[str | None, list[str]], int]]:
+        """(read, worker) of each file of ``wanted``; chunks of none of them are dropped."""
+        found: dict[int, tuple[tuple[str | None, list[str]], int]] = {}
+        for lane, indices, future in self.chunks:
+            if not wanted.intersection(indices):
+                future.cancel()  # e.g. files already in the warehouse (not if it started)
+                continue
+            for index, read in zip(indices, future.result(), strict=True):
+                found[index] = (read, lane)
+        return found
+
+    def cancel(self) -> None:
+        """Drop the chunks not started (the caller gave up, or checks none of the files)."""
+        for _, _, future in self.chunks:
+            future.cancel()
+
+
+def start_reading(jobs: Sequence[Job], workers: int) -> Reading:
+    """Start reading ``jobs``' files in the shared workers (``check_in_pool`` takes the
+    outcome): reading needs no warehouse, so it can run while the caller copies the raw
+    files and waits for the warehouse's lock."""
+    lanes = shared_pool(workers)
+    batch = next(_BATCHES)
+    sizes = [_size_of(job.path) for job in jobs]
+    shares = share_by_name([job.path.name for job in jobs], sizes, lanes.workers)
+    chunks = []
+    for lane, share in enumerate(shares):
+        for start in range(0, len(share), READ_CHUNK):
+            part = [jobs[i] for i in share[start : start + READ_CHUNK]]
+            future = lanes.lane(lane).submit(_read_jobs, batch, part)
+            chunks.append((lane, [job.index for job in part], future))
+    return Reading(batch, {job.index: size for job, size in zip(jobs, sizes, strict=True)}, chunks)
 
 
 def share_by_name(names: Sequence[str], sizes: Sequence[int], workers: int) -> list[list[int]]:

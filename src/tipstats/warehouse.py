@@ -628,34 +628,49 @@ def submit_many(
     files = submission_files(paths)
     home.ensure()
     codelists = load_codelists()
-    digests = [sha256_of(path) for path in files]
-    with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
-        remove_orphan_parts(home)
-        raw_paths = keep_raws(files, home, digests)
-        batch = _Batch(con, _Loader(codelists, now), _submission_rows(con, digests), on_result)
-        # the first copy of content new to the warehouse is checked; any other is a duplicate
-        first_seen: dict[str, int] = {}
-        for i, digest in enumerate(digests):
-            if digest not in batch.known:
-                first_seen.setdefault(digest, i)
-        first_id = next_submission_id(con)
-        jobs = [
-            checking.Job(i, files[i], first_id + n)
-            for n, i in enumerate(sorted(first_seen.values()))
-        ]
-        n_workers = _worker_count(workers, len(jobs))
-        if n_workers > 1:
-            checked = checking.check_in_pool(jobs, batch.history, home.reports, n_workers)
-        else:
-            checked = checking.check_in_process(jobs, batch.history, home.reports)
-        pending = iter(zip(jobs, checked, strict=True))
-        for i, path in enumerate(files):
-            if first_seen.get(digests[i]) == i:
-                job, done = next(pending)
-                batch.add(job, digests[i], raw_paths[i], done)
-            else:  # in the warehouse, or stored earlier in this batch
-                batch.add_duplicate(digests[i], path, raw_paths[i])
-        batch.flush()
+    n_workers = _worker_count(workers, len(files))
+    # Reading needs no lock (``submit`` too reads first): the workers read every file while
+    # this process hashes them, copies them and waits for the warehouse; the reading of the
+    # files found to be in the warehouse already is dropped if it has not started.
+    reading = (
+        checking.start_reading([checking.Job(i, p, 0) for i, p in enumerate(files)], n_workers)
+        if n_workers > 1
+        else None
+    )
+    try:
+        digests = [sha256_of(path) for path in files]
+        with write_connection(home, timeout=lock_timeout, on_wait=on_wait) as con:
+            remove_orphan_parts(home)
+            raw_paths = keep_raws(files, home, digests)
+            known = _submission_rows(con, digests)
+            batch = _Batch(con, _Loader(codelists, now), known, on_result)
+            # the first copy of content new to the warehouse is checked; any other is a duplicate
+            first_seen: dict[str, int] = {}
+            for i, digest in enumerate(digests):
+                if digest not in batch.known:
+                    first_seen.setdefault(digest, i)
+            first_id = next_submission_id(con)
+            jobs = [
+                checking.Job(i, files[i], first_id + n)
+                for n, i in enumerate(sorted(first_seen.values()))
+            ]
+            if reading is not None and jobs:
+                checked = checking.check_in_pool(
+                    jobs, batch.history, home.reports, n_workers, reading
+                )
+            else:
+                checked = checking.check_in_process(jobs, batch.history, home.reports)
+            pending = iter(zip(jobs, checked, strict=True))
+            for i, path in enumerate(files):
+                if first_seen.get(digests[i]) == i:
+                    job, done = next(pending)
+                    batch.add(job, digests[i], raw_paths[i], done)
+                else:  # in the warehouse, or stored earlier in this batch
+                    batch.add_duplicate(digests[i], path, raw_paths[i])
+            batch.flush()
+    finally:
+        if reading is not None:  # nothing left to read when the files were all known
+            reading.cancel()
     return batch.results
 
 

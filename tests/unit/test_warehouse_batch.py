@@ -414,3 +414,26 @@ def test_a_batch_with_a_repeated_cell_rejects_that_file_only(tmp_path: Path, mon
         results[1].message
     )
     assert results[1].report is None and results[1].n_cells == 0
+
+
+def test_known_files_among_new_ones_through_the_pool(tmp_path: Path, monkeypatch) -> None:
+    """The workers read every file before the warehouse says which are new: the reading of
+    known ones is dropped or ignored, the new ones are checked against what is loaded."""
+    monkeypatch.setattr(W, "POOL_MIN_FILES_PER_WORKER", 1)
+    monkeypatch.setattr(checking, "READ_CHUNK", 1)  # many tasks: some dropped before they start
+    home = Home(tmp_path / "home")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for year in range(2014, 2020):
+        country_year(folder, "CAN", year, 100)
+        country_year(folder, "MEX", year, 100)
+    first = W.submit_many([folder], home, workers=2)
+    assert [r.status for r in first] == ["accepted"] * 12
+    again = W.submit_many([folder], home, workers=2)
+    assert [r.status for r in again] == ["duplicate"] * 12
+    assert [r.submission_id for r in again] == [r.submission_id for r in first]
+    country_year(folder, "CAN", 2020, 100_000)  # a jump from 100: a warning only with history
+    third = W.submit_many([folder], home, workers=2)
+    assert [r.status for r in third] == ["duplicate"] * 6 + ["accepted"] + ["duplicate"] * 6
+    assert third[6].submission_id == 13
+    assert "plausibility.large_change" in third[6].report.table["rule_id"].tolist()
