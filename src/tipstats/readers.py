@@ -1029,5 +1029,24 @@ def _may_hold_formulas(cells: pd.Series) -> bool:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    texts = pc.unique(pa.array(cells.array)).to_pylist()
+    column = pa.array(cells.array)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    if not any(_may_hold_formula_bytes(chunk) for chunk in chunks):
+        return False  # the usual column: none of its bytes could start a formula
+    texts = pc.unique(column).to_pylist()
     return any(text is None or text.lstrip()[:1] in _FORMULA_CHARS for text in texts)
+
+
+_FORMULA_BYTES = tuple(char.encode() for char in _FORMULA_CHARS)
+
+
+def _may_hold_formula_bytes(chunk) -> bool:
+    """False when no byte of a chunk's texts is a character a formula starts with (a search of
+    its memory, cheaper than finding its distinct texts); True when one is, or a cell is null."""
+    if chunk.null_count:
+        return True
+    data = chunk.buffers()[2]  # validity, offsets, the texts' bytes (maybe more than the slice's)
+    if data is None:
+        return False
+    raw = data.to_pybytes()
+    return any(char in raw for char in _FORMULA_BYTES)

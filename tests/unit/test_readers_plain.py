@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -215,3 +216,37 @@ def test_long_cells_are_counted_in_characters(cells, expected):
     assert _has_cell_longer_than(column, 131_072) is expected
     if cells:
         assert (pc.max(pc.utf8_length(column)).as_py() > 131_072) is expected
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        ["NLD", "FRA"],
+        ["12", "-3"],  # a minus that is no formula: the exact test decides
+        ["a", "  =SUM(A1)"],
+        ["", "@x"],
+        ["a", None],
+        ["1+1", "x"],
+        [],
+        [""],
+    ],
+)
+@pytest.mark.parametrize("layout", ["one chunk", "chunks", "slice"])
+def test_formula_scan_by_bytes_agrees_with_the_distinct_texts(cells, layout):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from tipstats.readers import _FORMULA_CHARS, _may_hold_formulas
+
+    padded = ["=A1", *cells, "+B2"] if layout == "slice" else cells
+    array = pa.array(padded, type=pa.large_string())
+    if layout == "slice":  # the buffers hold formulas outside the slice
+        column = pa.chunked_array([array.slice(1, len(cells))], type=pa.large_string())
+    elif layout == "chunks":
+        column = pa.chunked_array([array[:1], array[1:]], type=pa.large_string())
+    else:
+        column = pa.chunked_array([array], type=pa.large_string())
+    series = pd.Series(pd.arrays.ArrowStringArray(column, dtype=pd.StringDtype("pyarrow", np.nan)))
+    texts = pc.unique(column).to_pylist()
+    expected = any(t is None or t.lstrip()[:1] in _FORMULA_CHARS for t in texts)
+    assert _may_hold_formulas(series) is expected
