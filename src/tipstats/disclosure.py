@@ -448,6 +448,9 @@ class _Verdicts:
         relations: lp.Relations,
         use: np.ndarray,
         config: DisclosureConfig,
+        *,
+        carried: _Verdicts | None = None,
+        values: np.ndarray | None = None,
     ) -> None:
         self.flags = np.asarray(flags, dtype=object).copy()
         self.shown, self.cells, self.config = shown, cells, config
@@ -473,6 +476,10 @@ class _Verdicts:
         self.verdict = np.full(len(cells), -1, dtype=np.int8)
         self._left: dict[int, int] = {}
         self.twin = np.arange(self.blocks.count)  # each block's earlier twin, or itself
+        # Solutions found, by block; those of the round before (``carried``) and the true
+        # values of the cells hidden since, to start from (see ``_carried_points``).
+        self.points: dict[int, list[np.ndarray]] = {}
+        self.carried, self.values = carried, values
 
     def settle(self) -> np.ndarray:
         """Open every block; the positions whose verdict is not known to be "wide", in order.
@@ -577,6 +584,7 @@ class _Verdicts:
             )
         self.low[members] = np.minimum(self.low[members], point)
         self.high[members] = np.maximum(self.high[members], point)
+        self.points.setdefault(int(self.block[members[0]]), []).append(point)
 
     def _key(self, block: int) -> tuple[bytes, bytes]:
         members = self.blocks.variables(block)
@@ -607,16 +615,20 @@ class _Verdicts:
         if self._bounded is None:  # asked cell by cell without ``settle``: every block
             self._find_outer_bounds(np.ones(self.blocks.count, dtype=bool))
         solver: lp.BlockLP | None = self.blocks.lp(block)
-        ones = np.ones(len(members))
-        point = solver.minimise(ones)
-        if point is None:
-            self._loose.add(block)
-            solver = self._relaxed(members)
-            point = None if solver is None else solver.minimise(ones)
-        if solver is not None:
-            self._record(members, point)
-            self._record(members, solver.minimise(-ones))
-            self._spread(solver, members, block)
+        for seed in self._carried_points(block, members):
+            self._record(members, seed)
+        if not self._all_settled(block, members):
+            ones = np.ones(len(members))
+            point = solver.minimise(ones)
+            if point is None:
+                self._loose.add(block)
+                self.points.pop(block, None)
+                solver = self._relaxed(members)
+                point = None if solver is None else solver.minimise(ones)
+            if solver is not None:
+                self._record(members, point)
+                self._record(members, solver.minimise(-ones))
+                self._spread(solver, members, block)
         self._solver[block] = (solver, members)
         # What the vertices and the outer bounds already tell, for every cell of the block.
         if solver is None:
@@ -629,6 +641,52 @@ class _Verdicts:
                 self.verdict[members[narrow & ~wide]] = 1
         self._settled(block, int((self.verdict[members] >= 0).sum()))
         return solver, members
+
+    def _all_settled(self, block: int, members: np.ndarray) -> bool:
+        """Every cell of the block shown wide by the solutions so far or narrow by its bounds
+        (only when a solution is known: the block then has one as it stands)."""
+        if block not in self.points:
+            return False
+        wide = (self.high[members] - self.low[members]) >= self.needed[members]
+        narrow = (self.outer_high[members] - self.outer_low[members]) < self.needed[members]
+        return bool((wide | narrow).all())
+
+    def _carried_points(self, block: int, members: np.ndarray) -> list[np.ndarray]:
+        """Solutions of the round before, extended to this round's block, that solve it.
+
+        Hiding more cells only adds unknowns: a solution of the blocks of the round before,
+        with the true value for each cell hidden since, solves this block too wherever the true
+        values satisfy its relations (they do, up to rounding, for the relations of the true
+        values; a reader's may not). Each is checked against the block's own system, so a
+        point kept is a solution like an LP's vertex, and the verdicts stay the exact ones.
+        """
+        before = self.carried
+        if before is None or self.values is None:
+            return []
+        cells = self.cells[members]
+        old = before.position[cells]
+        was = old >= 0
+        start = self.values[cells].astype(float)
+        if np.isnan(start[~was]).any() or not was.any():
+            return []
+        old_block = before.block[old[was]]
+        sources = []
+        for b in np.unique(old_block).tolist():
+            source = before.points.get(int(before.twin[b]))
+            if not source or int(before.twin[b]) in before._loose:
+                return []
+            own = before.blocks.variables(b)
+            local = np.searchsorted(own, old[was][old_block == b])
+            sources.append((np.flatnonzero(was)[old_block == b], local, source))
+        parts = self.blocks.parts(block)
+        found = []
+        for k in range(max(len(source) for _, _, source in sources)):
+            point = start.copy()
+            for into, local, source in sources:
+                point[into] = source[k % len(source)][local]
+            if lp.solves(parts, point):
+                found.append(point)
+        return found
 
     def _spread(self, solver: lp.BlockLP, members: np.ndarray, block: int) -> None:
         """Push the cells still too narrow up and down together, a few times.
@@ -891,9 +949,12 @@ def secondary_suppression(
     first = np.flatnonzero(np.diff(relations.number, prepend=-1) != 0)
     block_of_relation = block[relations.cell[first]]  # that of its total
     active = np.isin(block_of_relation, block[np.isin(out, SUPPRESSED)])
+    verdicts = None  # the round before's: its solutions start the next round's blocks
     for _ in range(max_rounds):
         _pair_up(out, by_cell, active, best)
-        exposed, widened = _audit_and_widen(v, out, relations, active, by_cell, best, config)
+        exposed, widened, verdicts = _audit_and_widen(
+            v, out, relations, active, by_cell, best, config, verdicts
+        )
         if not exposed:
             return out
         if not widened:
@@ -913,7 +974,8 @@ def _audit_and_widen(
     by_cell: _ByCell,
     best,
     config: DisclosureConfig,
-) -> tuple[list[int], bool]:
+    carried: _Verdicts | None = None,
+) -> tuple[list[int], bool, _Verdicts | None]:
     """One round: the checker's exposed cells, each widened as ``_widen`` does.
 
     A cell next to one widened earlier in the round is skipped whatever its verdict, so its
@@ -927,10 +989,12 @@ def _audit_and_widen(
         np.bincount(relations.number[member_hidden], minlength=relations.count) > 0
     )
     if not touching.any():
-        return [], False
+        return [], False, None
     cells = _distinct(relations.cell[touching[relations.number] & member_hidden], len(out))
     shown = np.where(is_hidden, np.nan, values)
-    verdicts = _Verdicts(shown, out, cells, relations, touching, config)
+    verdicts = _Verdicts(
+        shown, out, cells, relations, touching, config, carried=carried, values=values
+    )
     exposed: list[int] = []
     done: set[int] = set()
     widened = False
@@ -942,7 +1006,7 @@ def _audit_and_widen(
         if _widen_one(cell, out, by_cell, best):
             done.update(m for n in by_cell.numbers(cell).tolist() for m in by_cell.members[n])
             widened = True
-    return exposed, widened
+    return exposed, widened, verdicts
 
 
 class _ByCell:

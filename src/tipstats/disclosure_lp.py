@@ -430,3 +430,15 @@ def propagate(
                 break
             lo, hi = new_lo, new_hi
     return lo, hi
+
+
+def solves(parts: tuple, point: np.ndarray, *, tolerance: float = 1e-9) -> bool:
+    """Whether ``point`` satisfies a block's system (``Blocks.parts``) within ``tolerance``."""
+    a, row_lower, row_upper, lower, upper = parts
+    if not (np.all(point >= lower - tolerance) and np.all(point <= upper + tolerance)):
+        return False
+    weights = a.data * np.repeat(point, np.diff(a.indptr))
+    activity = np.bincount(a.indices, weights=weights, minlength=a.shape[0])
+    return bool(
+        np.all(activity >= row_lower - tolerance) and np.all(activity <= row_upper + tolerance)
+    )
