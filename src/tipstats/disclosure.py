@@ -480,6 +480,8 @@ class _Verdicts:
         # values of the cells hidden since, to start from (see ``_carried_points``).
         self.points: dict[int, list[np.ndarray]] = {}
         self.carried, self.values = carried, values
+        if carried is not None:
+            carried.carried = None  # one round back is all it needs: no chain of rounds kept
 
     def settle(self) -> np.ndarray:
         """Open every block; the positions whose verdict is not known to be "wide", in order.
