@@ -566,26 +566,56 @@ def _one_country(coded: CodedFrame, layout: str) -> pd.DataFrame:
     """A template file reports for one country; the rows of any other country are errors."""
     if layout == DATAUNODC:
         return empty_report()
-    countries = coded.codes[C.COUNTRY]
-    known = countries.dropna()
-    if known.nunique() <= 1:
-        return empty_report()
-    main = known.iloc[0]
-    first_rows = (
-        pd.DataFrame({"country": known, "row": coded.text.loc[known.index, C.SOURCE_ROW]})
-        .groupby("country", sort=False)
-        .first()
-        .reset_index()
-    )
-    others = first_rows[first_rows["country"] != main]
+    by_text = _countries_by_first_row(coded)
+    if by_text is not None:
+        countries, rows = by_text
+        if len(countries) <= 1:
+            return empty_report()
+        main = countries[0]
+        others = pd.DataFrame({"country": countries[1:], "row": rows[1:]})
+    else:
+        known = coded.codes[C.COUNTRY].dropna()
+        if known.nunique() <= 1:
+            return empty_report()
+        main = known.iloc[0]
+        first_rows = (
+            pd.DataFrame({"country": known, "row": coded.text.loc[known.index, C.SOURCE_ROW]})
+            .groupby("country", sort=False)
+            .first()
+            .reset_index()
+        )
+        others = first_rows[first_rows["country"] != main]
     messages = (
         "this row is for "
-        + others["country"]
+        + others["country"].astype(str)
         + f" but the file starts with {main}; send one file per reporting country"
     )
     return problems(
         "country.multiple", ERROR, others["row"], C.COUNTRY, others["country"], messages
     )
+
+
+def _countries_by_first_row(coded: CodedFrame) -> tuple[list[str], list[int]] | None:
+    """The file's countries (codes) in the order they first appear, and the row each first
+    appears on, read off the country column's factor (a few hundred texts instead of a million
+    cells); None when there is no factor or a row number is missing."""
+    factor = coded.factors.get(C.COUNTRY)
+    codes = coded.codes[C.COUNTRY]
+    source_rows = coded.text[C.SOURCE_ROW]
+    if factor is None or len(factor[0]) != len(codes) or source_rows.hasnans:
+        return None
+    positions, texts = factor
+    first_row = np.full(len(texts), -1, dtype=np.int64)
+    first_row[positions[::-1]] = np.arange(len(positions) - 1, -1, -1)
+    present = np.flatnonzero(first_row >= 0)
+    picked = codes.iloc[first_row[present]].to_numpy(dtype=object, na_value=None)
+    first_of: dict[str, int] = {}
+    for code, row in zip(picked.tolist(), first_row[present].tolist(), strict=True):
+        if code is not None and (code not in first_of or row < first_of[code]):
+            first_of[code] = row
+    ordered = sorted(first_of.items(), key=lambda item: item[1])
+    at = np.array([row for _, row in ordered], dtype=np.int64)
+    return [code for code, _ in ordered], source_rows.to_numpy(dtype=np.int64)[at].tolist()
 
 
 # `NLD_2021.csv`, `NLD-2021 victims.csv`: a file named after a country and a year

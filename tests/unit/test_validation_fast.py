@@ -296,3 +296,37 @@ def test_keys_as_categories_leave_small_or_reordered_frames_alone(codelists, wor
     coded, observations = _coded_and_observations(world[0], codelists)
     shuffled = observations.iloc[::-1].reset_index(drop=True)
     assert _keys_as_categories(shuffled, coded) is shuffled
+
+
+# --- country.multiple from the country column's factor --------------------------------------------
+@pytest.mark.parametrize(
+    "countries",
+    [
+        ["NLD"] * 5,
+        ["NLD", "FRA", "NLD", "SEN"],
+        ["", "Atlantis", "FRA", "NLD", "France", "FRA"],  # blank and unknown first
+        ["France", "NLD", "FRA", "Pays-Bas", "SEN", "Sénégal"],  # one code, several texts
+        ["", ""],
+        ["Atlantis", "SEN"],
+    ],
+)
+def test_country_multiple_from_the_factor_equals_grouping_the_cells(codelists, countries):
+    from tipstats.harmonize import CodedFrame
+    from tipstats.validation import _one_country
+
+    frame = pd.DataFrame({"country": countries})
+    for column in ("year", "indicator", "sex", "age", "exploitation", "citizenship"):
+        frame[column] = "2021" if column == "year" else "_T"
+    frame["indicator"] = "VICTIMS_DETECTED"
+    frame["value"] = "1"
+    frame["source_row"] = np.arange(5, 5 + len(frame))
+    coded = code_frame(frame, codelists)
+    plain = CodedFrame(
+        text=coded.text,
+        codes=coded.codes,
+        factors={k: v for k, v in coded.factors.items() if k != "country"},
+    )
+    fast = _one_country(coded, "template")
+    pd.testing.assert_frame_equal(fast, _one_country(plain, "template"))
+    n_codes = coded.codes["country"].dropna().nunique()
+    assert len(fast) == max(n_codes - 1, 0)
