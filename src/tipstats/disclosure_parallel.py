@@ -14,9 +14,6 @@ back come the columns ``protect`` adds and the audit rows of the chunk.
 
 from __future__ import annotations
 
-import ctypes
-import functools
-import gc
 import os
 import re
 from collections.abc import Sequence
@@ -27,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tipstats.allocator import give_freed_memory_back
 from tipstats.disclosure import DisclosureConfig, DisclosureError, audit, protect
 
 # Below this many rows per worker, shipping chunks out costs more than it saves (a world
@@ -176,7 +174,7 @@ def _protect_chunk(task: _Chunk) -> _Done:
     try:
         return _protected_chunk(task)
     finally:
-        _give_memory_back()
+        give_freed_memory_back()
 
 
 def _protected_chunk(task: _Chunk) -> _Done:
@@ -205,27 +203,6 @@ def _protected_chunk(task: _Chunk) -> _Done:
         return _Done(None, None, (str(problem), problem.cell))
     added = [c for c in protected.columns if c not in task.frame.columns]
     return _Done(protected[added], result)
-
-
-def _give_memory_back() -> None:
-    """Return the search's freed working memory to the system (glibc keeps it otherwise).
-
-    The pool's workers live as long as the process and sit idle through the rest of the export,
-    when the main process peaks: ~100 MB each kept for nothing would push a world run past its
-    memory budget.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        gc.collect()
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim():
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
 
 
 def _assembled(

@@ -161,6 +161,7 @@ def test_small_table_never_asks_for_the_pool(monkeypatch: pytest.MonkeyPatch) ->
     assert len(table.frame) and table.n_exposed == 0
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the inf cell
 def test_an_error_in_a_worker_reaches_the_caller_as_in_process() -> None:
     frame = country_table(9, countries=6)
     frame.loc[(frame["country"] == "C04") & (frame["sex"] == T), "value"] = np.inf
