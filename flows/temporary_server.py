@@ -18,13 +18,10 @@ import atexit
 import http.client
 import importlib.util
 import os
-import re
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
 from tipstats.errors import TipstatsError
@@ -63,8 +60,6 @@ class TemporaryServer:
     def start(cls, timeout: float | None = None) -> TemporaryServer:
         port = _free_port()
         env = {**os.environ, **SERVER_ENV}
-        for name, value in idle_start_work(os.environ, Path.cwd()).items():
-            env.setdefault(name, value)
         process = subprocess.Popen(_command(port), env=env)
         server = cls(process, port, _startup_timeout() if timeout is None else timeout, env)
         atexit.register(server.stop)  # also when the run fails before it reaches the server
@@ -116,78 +111,6 @@ def start_unless_configured() -> TemporaryServer | None:
     if os.environ.get("PREFECT_API_URL"):
         return None
     return TemporaryServer.start()
-
-
-def idle_start_work(environ: Mapping[str, str], cwd: Path) -> dict[str, str]:
-    """Settings that spare the server start-up work with nothing to do in this database.
-
-    Two things Prefect's server does at every start: check its migrations (importing alembic,
-    reading the 100-odd migration scripts) and start the automation services (loading their
-    state, starting their consumers), about 0.45 s of CPU together. When the database is at the
-    installed Prefect's latest migration, there is nothing to migrate; when it holds no
-    automation, there is nothing to trigger. Only judged when the database is surely Prefect's
-    default one, ``$PREFECT_HOME/prefect.db``: no database or profile setting in the
-    environment and no other settings file Prefect would read (profiles, ``prefect.toml``,
-    ``.env``, ``[tool.prefect]``); otherwise, and for whatever cannot be read, nothing changes.
-    """
-    database = _default_database(environ, cwd)
-    if database is None:
-        return {}
-    revision, automations = _database_state(database)
-    settings = {}
-    if revision is not None and revision == _latest_migration():
-        settings["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] = "false"
-    if automations == 0:
-        settings["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] = "false"
-    return settings
-
-
-def _default_database(environ: Mapping[str, str], cwd: Path) -> Path | None:
-    home = environ.get("PREFECT_HOME")
-    if not home or any(
-        "DATABASE" in name or name in {"PREFECT_PROFILE", "PREFECT_PROFILES_PATH"}
-        for name in environ
-        if name.startswith("PREFECT_")
-    ):
-        return None
-    if (Path(home) / "profiles.toml").exists() or any(
-        (cwd / name).exists() for name in ("prefect.toml", ".env")
-    ):
-        return None
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.exists() and "tool.prefect" in pyproject.read_text(errors="replace"):
-        return None
-    return Path(home) / "prefect.db"
-
-
-def _database_state(database: Path) -> tuple[str | None, int | None]:
-    """The database's migration and its number of automations; 0 automations if none yet."""
-    if not database.exists():
-        return None, 0
-    try:
-        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1)
-        try:
-            (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-            (automations,) = connection.execute("SELECT count(*) FROM automation").fetchone()
-        finally:
-            connection.close()
-    except (sqlite3.Error, TypeError, ValueError):  # locked, partly made, not Prefect's
-        return None, None
-    return str(revision), int(automations)
-
-
-def _latest_migration() -> str | None:
-    """The head of the installed Prefect's SQLite migrations (the one no other one follows)."""
-    folder = _prefect_package() / "server" / "database" / "_migrations" / "versions" / "sqlite"
-    revisions: set[str] = set()
-    followed: set[str] = set()
-    for script in folder.glob("*.py"):
-        text = script.read_text(errors="replace")
-        revisions.update(re.findall(r"^revision\s*=\s*[\"']([0-9a-f]+)[\"']", text, re.M))
-        for line in re.findall(r"^down_revision\s*=\s*(.+)$", text, re.M):
-            followed.update(re.findall(r"[\"']([0-9a-f]+)[\"']", line))
-    heads = revisions - followed
-    return heads.pop() if len(heads) == 1 else None
 
 
 def _command(port: int) -> list[str]:

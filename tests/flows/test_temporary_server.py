@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
 import sys
 
 import pytest
 
 import flows.temporary_server as temporary_server
-from flows.temporary_server import TemporaryServer, idle_start_work, start_unless_configured
+from flows.temporary_server import TemporaryServer, start_unless_configured
 from tipstats.errors import TipstatsError
 
 # A stand-in for uvicorn: answers GET /api/health with 200 on the port it is given.
@@ -96,105 +95,3 @@ def test_a_port_taken_meanwhile_is_retried_on_another(monkeypatch):
         assert server.ready
     finally:
         server.stop()
-
-
-def _prefect_database(path, revision: str, automations: int) -> None:
-    connection = sqlite3.connect(path)
-    connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
-    connection.execute("INSERT INTO alembic_version VALUES (?)", (revision,))
-    connection.execute("CREATE TABLE automation (id TEXT)")
-    rows = [(str(number),) for number in range(automations)]
-    connection.executemany("INSERT INTO automation VALUES (?)", rows)
-    connection.commit()
-    connection.close()
-
-
-def test_the_latest_migration_is_alembics_head():
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    versions = temporary_server._prefect_package() / "server/database/_migrations/versions/sqlite"
-    config = Config()
-    config.set_main_option("script_location", str(versions.parent.parent))
-    config.set_main_option("version_locations", str(versions))
-
-    assert temporary_server._latest_migration() == (
-        ScriptDirectory.from_config(config).get_current_head()
-    )
-
-
-def test_a_current_database_without_automations_skips_migrations_and_triggers(tmp_path):
-    _prefect_database(tmp_path / "prefect.db", temporary_server._latest_migration(), 0)
-
-    settings = idle_start_work({"PREFECT_HOME": str(tmp_path)}, tmp_path)
-
-    assert settings == {
-        "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
-        "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
-    }
-
-
-def test_an_older_database_is_migrated_and_automations_keep_their_services(tmp_path):
-    _prefect_database(tmp_path / "prefect.db", "0123456789ab", 2)
-
-    assert idle_start_work({"PREFECT_HOME": str(tmp_path)}, tmp_path) == {}
-
-
-def test_a_new_database_is_migrated_and_has_no_automations(tmp_path):
-    settings = idle_start_work({"PREFECT_HOME": str(tmp_path)}, tmp_path)
-
-    assert settings == {"PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false"}
-    assert not (tmp_path / "prefect.db").exists()  # looked at, never made
-
-
-def test_a_database_that_cannot_be_read_changes_nothing(tmp_path):
-    (tmp_path / "prefect.db").write_bytes(b"not a database")
-
-    assert idle_start_work({"PREFECT_HOME": str(tmp_path)}, tmp_path) == {}
-
-
-@pytest.mark.parametrize(
-    ("setting", "value"),
-    [
-        ("PREFECT_SERVER_DATABASE_CONNECTION_URL", "postgresql+asyncpg://db/prefect"),
-        ("PREFECT_API_DATABASE_CONNECTION_URL", "sqlite+aiosqlite:////elsewhere.db"),
-        ("PREFECT_PROFILE", "analyst"),
-        ("PREFECT_PROFILES_PATH", "/etc/prefect/profiles.toml"),
-    ],
-)
-def test_no_guess_when_the_environment_may_name_another_database(tmp_path, setting, value):
-    _prefect_database(tmp_path / "prefect.db", temporary_server._latest_migration(), 0)
-
-    assert idle_start_work({"PREFECT_HOME": str(tmp_path), setting: value}, tmp_path) == {}
-    assert idle_start_work({}, tmp_path) == {}  # and none without PREFECT_HOME
-
-
-@pytest.mark.parametrize(
-    ("file", "text"),
-    [
-        ("home/profiles.toml", 'active = "x"\n'),
-        ("cwd/prefect.toml", "[server]\n"),
-        ("cwd/.env", "PREFECT_SERVER_DATABASE_CONNECTION_URL=x\n"),
-        ("cwd/pyproject.toml", "[tool.prefect]\nhome = 'x'\n"),
-    ],
-)
-def test_no_guess_when_a_settings_file_may_name_another_database(tmp_path, file, text):
-    (tmp_path / "home").mkdir()
-    (tmp_path / "cwd").mkdir()
-    _prefect_database(tmp_path / "home" / "prefect.db", temporary_server._latest_migration(), 0)
-    (tmp_path / file).write_text(text)
-
-    assert idle_start_work({"PREFECT_HOME": str(tmp_path / "home")}, tmp_path / "cwd") == {}
-
-
-def test_settings_the_analyst_exported_win_over_the_skips(tmp_path, monkeypatch):
-    monkeypatch.setenv("PREFECT_HOME", str(tmp_path))
-    monkeypatch.setenv("PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED", "true")
-    monkeypatch.setattr(
-        temporary_server, "_command", lambda port: [sys.executable, "-c", "pass", str(port)]
-    )
-    server = TemporaryServer.start(timeout=5)
-    server.stop()
-
-    assert server.process_env["PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED"] == "true"
-    assert server.process_env["PREFECT__SERVER_EPHEMERAL"] == "1"
