@@ -389,16 +389,7 @@ def route_groups(
 def chain_groups_in_order(chain_list: Sequence[Sequence[int]], size: int) -> list[list[int]]:
     """Whole chains, in the order of their first file, packed into groups of about ``size``
     files (a longer chain is a group of its own); each group's positions in file order."""
-    groups: list[list[int]] = []
-    current: list[int] = []
-    for chain in sorted(chain_list, key=min):
-        if current and len(current) + len(chain) > size:
-            groups.append(sorted(current))
-            current = []
-        current.extend(chain)
-    if current:
-        groups.append(sorted(current))
-    return groups
+    return _packed(sorted(chain_list, key=min), size)
 
 
 def check_in_process(
@@ -572,9 +563,14 @@ def chain_groups(countries: Sequence[Sequence[str]], size: int) -> list[list[int
     """Whole chains packed into groups of about ``size`` files (a longer chain is a group of its
     own), the longest chains first so that no worker is left with a long tail; each group's
     file positions in file order."""
+    return _packed(sorted(chains(countries), key=len, reverse=True), size)
+
+
+def _packed(chain_list: Sequence[Sequence[int]], size: int) -> list[list[int]]:
+    """Chains packed in the order given into groups of about ``size`` files."""
     groups: list[list[int]] = []
     current: list[int] = []
-    for chain in sorted(chains(countries), key=len, reverse=True):
+    for chain in chain_list:
         if current and len(current) + len(chain) > size:
             groups.append(sorted(current))
             current = []
