@@ -28,7 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-TICK = os.sysconf("SC_CLK_TCK")
+from proc_tree import descendants, processes
+
 CLI = "from tipstats.cli import main; main()"
 # the ingest flow's loop (flows/ingest_inbox.py) without Prefect: submit_many per batch of files
 BATCHES = """
@@ -49,38 +50,15 @@ if __name__ == "__main__":
 """
 
 
-def _stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, user + system seconds) of a live process."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2 :].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
-
-
 def _sample(process: subprocess.Popen) -> tuple[dict[int, float], dict[int, int]]:
     """Each process of the tree's last seen CPU seconds, and each process's parent."""
     cpu: dict[int, float] = {}
     parent: dict[int, int] = {}
     while process.poll() is None:
-        tree_pids = {process.pid}
-        for entry in os.listdir("/proc"):
-            if entry.isdigit():
-                found = _stat(int(entry))
-                if found is not None:
-                    parent.setdefault(int(entry), found[0])
-        changed = True
-        while changed:  # descendants of the command
-            changed = False
-            for pid, ppid in parent.items():
-                if ppid in tree_pids and pid not in tree_pids:
-                    tree_pids.add(pid)
-                    changed = True
-        for pid in tree_pids:
-            found = _stat(pid)
-            if found is not None:
-                cpu[pid] = found[1]
+        table = processes()
+        for pid in descendants(process.pid, table, include_root=True):
+            parent.setdefault(pid, table[pid].parent)
+            cpu[pid] = table[pid].cpu_seconds
         time.sleep(0.5)
     return cpu, parent
 

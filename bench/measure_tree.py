@@ -10,68 +10,24 @@ RUSAGE_CHILDREN too (plain wait4 on the command misses them).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+
+from proc_tree import become_subreaper, descendants, processes
 
 
 def tree_rss(root: int) -> dict[int, tuple[str, int]]:
     """pid -> (command, RSS KiB) of every descendant of ``root``."""
-    children: dict[int, list[int]] = {}
-    info: dict[int, tuple[str, int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:90]
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(pid)
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                info[pid] = (cmd, int(line.split()[1]))
-    out, todo = {}, list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        if pid in info:
-            out[pid] = info[pid]
-        todo.extend(children.get(pid, []))
-    return out
-
-
-def tree_rss_mb(root: int) -> float:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        pid = int(entry.name)
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(pid)
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[pid] = int(line.split()[1])
-    total, todo = 0, list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total / 1024
+    table = processes()
+    return {pid: (table[pid].command, table[pid].rss_kib) for pid in descendants(root, table)}
 
 
 def main() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
+    if not become_subreaper():
         raise SystemExit("prctl failed")
     peak = [0.0]
     at_peak: list[dict] = [{}]

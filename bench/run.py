@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from proc_tree import become_subreaper, reap_orphans, tree_rss_mb
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 WORK = BENCH / "work"
@@ -94,8 +96,9 @@ class Measurement:
 def run_once(argv: list[str], *, expect: tuple[int, ...] = (0,)) -> tuple[float, float, float, str]:
     """Wall seconds, peak memory (MB), CPU seconds and stderr tail of one run.
 
-    CPU seconds are user + system time of the process and the descendants it waited for (the
-    Prefect server; not pool workers, which are children of the forkserver).
+    CPU seconds are user + system time of the process and all its descendants: those it waited
+    for (the Prefect server) and, where this process is a subreaper (Linux), the pool workers
+    and forkserver left behind, reaped here.
 
     Peak memory is the largest SUM of the resident sets of the process and all its descendants
     alive at the same moment (sampled every 0.1 s: the Prefect server, pool workers), or the
@@ -111,12 +114,13 @@ def run_once(argv: list[str], *, expect: tuple[int, ...] = (0,)) -> tuple[float,
         sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        orphans_cpu = reap_orphans()
         sampler.stop()
     process.returncode = os.waitstatus_to_exitcode(status)
     tail = log.read_text(errors="replace")[-600:]
     if process.returncode not in expect:
         raise RuntimeError(f"exit {process.returncode}: {' '.join(argv[:3])}...\n{tail}")
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu = usage.ru_utime + usage.ru_stime + orphans_cpu
     return seconds, max(usage.ru_maxrss / 1024, sampler.peak_mb), cpu, tail  # ru_maxrss: KiB
 
 
@@ -139,29 +143,6 @@ class TreeMemory(threading.Thread):
     def stop(self) -> None:
         self._finished.set()
         self.join()
-
-
-def tree_rss_mb(root: int) -> float:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-            status = (entry / "status").read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        pid = int(entry.name)
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(pid)
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                rss[pid] = int(line.split()[1])
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total / 1024
 
 
 def measure(
@@ -626,9 +607,11 @@ def write_results(
         f"validation file: {scale.validation_rows:,} rows. Times are wall seconds of a fresh "
         "process each run (interpreter start included); peak memory is the largest sum of the "
         "resident sets of the process and its descendants (Prefect server, workers) over the "
-        "runs. Pipeline runs share one Prefect home (its database created by the first run, "
-        "measured apart). The machine may be shared with other "
-        "work; timings under a second are mostly process start-up, so their ratios are noise.",
+        "runs; CPU is user + system time of the process and all its descendants (pool workers "
+        "included: this script is their subreaper on Linux). Pipeline runs share one Prefect "
+        "home (its database created by the first run, measured apart). The machine may be "
+        "shared with other work; timings under a second are mostly process start-up, so their "
+        "ratios are noise.",
         "",
         "## Machine",
         "",
@@ -707,6 +690,7 @@ def other_sections(path: Path, ours: list[str]) -> list[str]:
 
 def main() -> None:
     global WORK
+    become_subreaper()  # the pool workers' CPU time counts too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads (a few minutes)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per measurement")
