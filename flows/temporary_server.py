@@ -22,6 +22,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from tipstats.errors import TipstatsError
@@ -107,10 +109,33 @@ class TemporaryServer:
 
 
 def start_unless_configured() -> TemporaryServer | None:
-    """Start the temporary server now, unless ``PREFECT_API_URL`` names a server to use."""
-    if os.environ.get("PREFECT_API_URL"):
+    """Start the temporary server now, unless ``PREFECT_API_URL`` names a server to use (then
+    check that it answers: a server that is down is an expected problem, not a traceback)."""
+    configured = os.environ.get("PREFECT_API_URL")
+    if configured:
+        require_reachable(configured)
         return None
     return TemporaryServer.start()
+
+
+def require_reachable(api_url: str, timeout: float = 10.0) -> None:
+    """Raise a one-line error when nothing answers at ``api_url``.
+
+    Any HTTP answer counts as reachable (a server that wants credentials still answers); only
+    a refused connection, an unknown host or silence is a problem.
+    """
+    health = api_url.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(health, timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return
+    except (urllib.error.URLError, OSError, ValueError) as problem:
+        reason = getattr(problem, "reason", problem)
+        raise TipstatsError(
+            f"the Prefect server at PREFECT_API_URL={api_url} does not answer ({reason}); "
+            "start it, or unset PREFECT_API_URL to run on a temporary local server"
+        ) from None
 
 
 def _command(port: int) -> list[str]:

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -38,11 +42,58 @@ def test_the_free_port_can_be_bound():
         sock.bind(("127.0.0.1", port))
 
 
-def test_no_server_is_started_when_the_analyst_names_one(monkeypatch):
-    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
+@pytest.fixture
+def answering_port():
+    """A local port where the stand-in answers (200 on /api/health, 404 elsewhere)."""
+    port = temporary_server._free_port()
+    process = subprocess.Popen([sys.executable, "-c", HEALTH_SERVER, str(port)])
+    try:
+        for _ in range(200):
+            if temporary_server._healthy(port):
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_no_server_is_started_when_the_analyst_names_one(monkeypatch, answering_port):
+    monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{answering_port}/api")
     monkeypatch.setattr(TemporaryServer, "start", lambda: pytest.fail("started a server"))
 
     assert start_unless_configured() is None
+
+
+def test_a_named_server_that_answers_with_an_http_error_is_reachable(answering_port):
+    # e.g. a server that wants credentials: it is there, Prefect's client takes it from here
+    temporary_server.require_reachable(f"http://127.0.0.1:{answering_port}/elsewhere")
+
+
+def test_a_named_server_that_does_not_answer_is_one_clear_error(monkeypatch):
+    url = f"http://127.0.0.1:{temporary_server._free_port()}/api"  # nothing listens there
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    monkeypatch.setattr(TemporaryServer, "start", lambda: pytest.fail("started a server"))
+
+    with pytest.raises(TipstatsError, match="unset PREFECT_API_URL") as problem:
+        start_unless_configured()
+    assert url in str(problem.value)
+
+
+@pytest.mark.parametrize("command", ["run", "serve"])
+def test_the_cli_says_in_one_line_that_the_named_server_is_down(tmp_path, command):
+    url = f"http://127.0.0.1:{temporary_server._free_port()}/api"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "tipstats"), command, "--home", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PREFECT_API_URL": url},
+        timeout=120,
+    )
+
+    assert result.returncode == 1
+    assert "does not answer" in " ".join(result.stderr.split())  # rich wraps the line
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_the_server_is_ready_once_it_answers_its_health_check_and_stops(monkeypatch):

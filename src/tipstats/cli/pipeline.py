@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Annotated
@@ -67,6 +68,10 @@ def serve(home: HomeOption = None) -> None:
     from flows.settings import configure_prefect
 
     configure_prefect(tipstats_home)
+    from flows.temporary_server import require_reachable
+
+    if api_url := os.environ.get("PREFECT_API_URL"):
+        require_reachable(api_url)
     from flows.deployments import serve_all
 
     serve_all(tipstats_home)
