@@ -3,10 +3,7 @@ previous disclosure search published it (``tests/unit/disclosure_previous.py``, 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
+import disclosure_previous
 import pandas as pd
 import pytest
 
@@ -20,18 +17,6 @@ from tipstats.sample_files import generate_sample_files
 
 # About 30 s on a busy 2-core box: submits, builds, then both searches on every table.
 pytestmark = pytest.mark.slow
-
-ORACLE = Path(__file__).resolve().parents[1] / "unit" / "disclosure_previous.py"
-
-
-def _previous():
-    name = "tipstats_disclosure_previous"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ORACLE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +42,8 @@ def test_every_table_published_as_the_previous_search_did(
     marts, config: DisclosureConfig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast = build_report_tables(marts, config)
-    monkeypatch.setattr(report_tables, "protect", _previous().protect)
-    monkeypatch.setattr(report_tables, "audit", _previous().audit)
+    monkeypatch.setattr(report_tables, "protect", disclosure_previous.protect)
+    monkeypatch.setattr(report_tables, "audit", disclosure_previous.audit)
     plain = build_report_tables(marts, config)
     assert [t.name for t in fast] == [t.name for t in plain] and len(fast) == len(BUILDERS)
     for new, old in zip(fast, plain, strict=True):

@@ -9,13 +9,10 @@ in ``disclosure_previous.py``.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
+from disclosure_tables import country_table, protect_both
 
 from tipstats import disclosure
 from tipstats import disclosure_lp as lp
@@ -33,22 +30,6 @@ from tipstats.disclosure import (
 
 DIMS = ["sex", "age", "exploitation"]
 KEYS = ["country", "year"]
-
-
-def _fast_tests():
-    """The generated tables and the oracle of ``test_disclosure_fast`` (tests are no package)."""
-    name = "tipstats_test_disclosure_fast"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_disclosure_fast.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-def country_table(seed: int, countries: int = 3, years: int = 2) -> pd.DataFrame:
-    return _fast_tests().country_table(seed, countries, years)
 
 
 def _hidden_view(seed: int) -> tuple[np.ndarray, np.ndarray, list[Constraint], DisclosureConfig]:
@@ -181,7 +162,7 @@ def test_twin_sub_tables_hide_what_the_previous_search_hides() -> None:
         ignore_index=True,
     )
     for config in (DisclosureConfig(), DisclosureConfig(threshold=3, publish_zero=True)):
-        new, old = _fast_tests()._protect_both(frame, config)
+        new, old = protect_both(frame, config)
         pd.testing.assert_frame_equal(new, old)
         flags = new["flag"].to_numpy()
         size = len(one)
